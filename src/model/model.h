@@ -77,7 +77,9 @@ class WeightStore {
   virtual std::vector<std::string> names() const = 0;
   virtual bool has(const std::string& name) const = 0;
   virtual TensorInfo info(const std::string& name) const = 0;       // throws if absent
-  virtual Tensor load_f32(const std::string& name) const = 0;       // converts to F32
+  // Converts to F32. The result may be a read-only view of the memory-mapped file (it keeps
+  // the mapping alive); clone() it before writing.
+  virtual Tensor load_f32(const std::string& name) const = 0;
 };
 
 // Tokenizer data embedded in a checkpoint (GGUF). Plain data: the tokenizer stage turns it
