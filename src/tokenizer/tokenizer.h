@@ -4,6 +4,8 @@
 // Contract: encode() reproduces the Hugging Face tokenizers library (and llama.cpp's test
 // vectors) for the same vocabulary; decode() is its inverse for ids produced by encode()
 // (special tokens are skipped). Loaders throw l2n::Error naming the file and problem.
+// Vocabularies without a tokenizer.json (llama2.c .bin, GGUF "llama") merge by piece score
+// like SentencePiece and llama.cpp. encode() is thread-safe; any input bytes are accepted.
 #pragma once
 
 #include <cstdint>
@@ -24,14 +26,19 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
   // Text -> ids. add_bos/add_eos prepend/append the BOS/EOS id when the vocabulary has one.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos, bool add_eos = false) const = 0;
-  // Ids -> text, skipping special/control tokens. For SentencePiece vocabularies the one
-  // leading space the encoder added is removed, as the HF tokenizers library does.
+  // Ids -> text, skipping special/control tokens and ids outside the vocabulary. For
+  // SentencePiece vocabularies the one leading space the encoder added is removed, as the
+  // HF tokenizers library does. Byte tokens give their raw bytes, so the result is the
+  // encoded bytes even where they are not valid UTF-8.
   virtual std::string decode(std::span<const int32_t> ids) const = 0;
   // The raw vocabulary string of one id (e.g. "▁the", "Ġthe", "<0x0A>").
   virtual std::string piece(int32_t id) const = 0;
   virtual int32_t vocab_size() const = 0;
   virtual int32_t bos_id() const = 0;  // -1 if none
   virtual int32_t eos_id() const = 0;  // -1 if none
+  // Whether the tokenizer's own configuration prepends BOS to a prompt (Llama-2, llama2.c,
+  // SentencePiece models: yes; GPT-2, SmolLM2: no), for callers choosing encode()'s add_bos.
+  virtual bool add_bos_by_default() const { return bos_id() >= 0; }
   virtual bool is_special(int32_t id) const = 0;
   // "sentencepiece-bpe", "byte-level-bpe" or "sentencepiece-model".
   virtual std::string kind() const = 0;
@@ -40,6 +47,7 @@ class Tokenizer {
 // Turns ids into text one at a time for streaming output: push() returns the text that is
 // complete so far (it holds back partial UTF-8 sequences and applies the leading-space rule
 // of decode()), flush() returns whatever is left. push(id)… + flush() == decode(all ids).
+// Work per push stays bounded however long the stream: ids whose text is out are dropped.
 class StreamingDecoder {
  public:
   explicit StreamingDecoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
@@ -53,14 +61,21 @@ class StreamingDecoder {
 };
 
 // A tokenizer file: tokenizer.json (HF), a llama2.c tokenizer .bin, or a SentencePiece
-// .model. Throws l2n::Error if the format is unknown or the file is malformed.
+// .model, recognised by content (a directory: its tokenizer.json or tokenizer.model).
+// Throws l2n::Error if the format is unknown or the file is malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
 
-// From vocabulary data embedded in a checkpoint (GGUF).
+// From vocabulary data embedded in a checkpoint (GGUF). "llama": SentencePiece-style BPE by
+// score; control, user-defined and unknown tokens are matched whole in the text, and text
+// after them gets the dummy-prefix space, as in llama.cpp. "gpt2": byte-level BPE with the
+// merges and the pre-tokenizer named by `pre` ("llama3"/"llama-bpe", "qwen2", "smollm";
+// GPT-2's otherwise).
 std::unique_ptr<Tokenizer> tokenizer_from_vocab(const model::EmbeddedVocab& vocab);
 
 // The tokenizer for a model: the override path if given, else the file found with the
-// model, else its embedded vocabulary; throws a clear error (suggesting --tokenizer) if none.
+// model, else its embedded vocabulary; throws a clear error (suggesting --tokenizer) if none,
+// or if the tokenizer has more tokens than the model's vocabulary. BOS/EOS ids that the
+// tokenizer files leave unstated come from the model's config when it has them.
 std::unique_ptr<Tokenizer> tokenizer_for_model(const model::Model& model,
                                                const std::optional<std::filesystem::path>& override_path);
 

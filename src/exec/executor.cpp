@@ -1,0 +1,152 @@
+#include "exec/executor.h"
+
+#include <malloc.h>
+#include <omp.h>
+
+#include <limits>
+#include <mutex>
+
+#include "exec/kernels.h"
+
+namespace l2n::exec {
+namespace {
+
+using graph::Node;
+using graph::OpKind;
+
+// Sets the OpenMP thread count for the duration of one run (OpenBLAS runs single-threaded
+// inside OpenMP threads, see gemm.h).
+class ThreadScope {
+ public:
+  explicit ThreadScope(int threads) : threads_(threads) {
+    if (threads_ <= 0) return;
+    saved_ = omp_get_max_threads();
+    omp_set_num_threads(threads_);
+  }
+  ~ThreadScope() {
+    if (threads_ <= 0) return;
+    omp_set_num_threads(saved_);
+  }
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int threads_;
+  int saved_ = 0;
+};
+
+// Every node result is a fresh tensor, and a window's attention scores are several MB each.
+// With glibc's defaults such buffers are mmap()ed and unmapped per node, and the page faults
+// of touching them again cost more than the arithmetic (about 40% of a stories260K forward).
+// Serving them from the heap and keeping freed memory lets each run reuse the last run's.
+void keep_large_buffers_on_the_heap() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest value glibc accepts
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  });
+}
+
+std::string type_str(DType dtype, const Shape& shape) {
+  return fmt::format("{}{}", dtype_name(dtype), shape_str(shape));
+}
+
+}  // namespace
+
+Executor::Executor(const graph::Graph& graph, ExecOptions options) : graph_(graph), options_(options) {
+  keep_large_buffers_on_the_heap();
+  const auto& nodes = graph_.nodes();
+  last_use_.resize(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    last_use_[i] = static_cast<int32_t>(i);  // an unread value is freed right away
+    for (graph::ValueId v : nodes[i].inputs) last_use_[v.index] = static_cast<int32_t>(i);
+  }
+  for (const auto& [name, value] : graph_.outputs()) last_use_[value.index] = std::numeric_limits<int32_t>::max();
+}
+
+std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs,
+                                            const NodeObserver& observer) const {
+  const auto& nodes = graph_.nodes();
+  std::vector<Tensor> values(nodes.size());
+
+  size_t matched = 0;
+  for (const Node& node : nodes) {
+    if (node.op != OpKind::Input) continue;
+    auto it = inputs.find(node.name);
+    if (it == inputs.end()) fail("graph input '{}' ({}) was not given", node.name, type_str(node.dtype, node.shape));
+    const Tensor& given = it->second;
+    if (given.dtype() != node.dtype || given.shape() != node.shape)
+      fail("graph input '{}' must be {}, got {}", node.name, type_str(node.dtype, node.shape),
+           type_str(given.dtype(), given.shape()));
+    ++matched;
+  }
+  if (matched != inputs.size()) {
+    std::string expected;
+    for (graph::ValueId v : graph_.inputs()) expected += (expected.empty() ? "" : ", ") + graph_.node(v).name;
+    for (const auto& [name, tensor] : inputs)
+      if (!graph_.find(name) || graph_.find(name)->op != OpKind::Input)
+        fail("'{}' is not an input of this graph (its inputs are: {})", name, expected);
+  }
+
+  ThreadScope thread_scope(options_.threads);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& node = nodes[i];
+    if (node.op == OpKind::Input) {
+      values[i] = inputs.at(node.name);
+    } else if (node.op == OpKind::Constant) {
+      values[i] = node.value;
+    } else {
+      values[i] = run_node(node, values);
+      if (values[i].dtype() != node.dtype || values[i].shape() != node.shape)
+        fail("internal: node '{}' ({}) produced {} where the graph says {}", node.name, graph::op_name(node.op),
+             type_str(values[i].dtype(), values[i].shape()), type_str(node.dtype, node.shape));
+    }
+    if (observer) observer(node, values[i]);
+    for (graph::ValueId v : node.inputs)
+      if (last_use_[v.index] == static_cast<int32_t>(i)) values[v.index] = Tensor();
+    if (last_use_[i] == static_cast<int32_t>(i)) values[i] = Tensor();
+  }
+
+  std::map<std::string, Tensor> outputs;
+  for (const auto& [name, value] : graph_.outputs()) outputs.emplace(name, values[value.index]);
+  return outputs;
+}
+
+Tensor Executor::run_node(const Node& node, const std::vector<Tensor>& values) const {
+  auto in = [&](size_t k) -> const Tensor& { return values[node.inputs[k].index]; };
+  const graph::Attrs& attrs = node.attrs;
+  switch (node.op) {
+    case OpKind::Input:
+    case OpKind::Constant: break;
+    case OpKind::Linear: {
+      const Tensor* bias = node.inputs.size() > 2 ? &in(2) : nullptr;
+      return options_.use_blas ? linear(in(0), in(1), bias) : linear_reference(in(0), in(1), bias);
+    }
+    case OpKind::MatMul: return options_.use_blas ? matmul(in(0), in(1)) : matmul_reference(in(0), in(1));
+    case OpKind::Add: return add(in(0), in(1));
+    case OpKind::Sub: return sub(in(0), in(1));
+    case OpKind::Mul: return mul(in(0), in(1));
+    case OpKind::Neg: return neg(in(0));
+    case OpKind::Rsqrt: return rsqrt(in(0));
+    case OpKind::Silu: return silu(in(0));
+    case OpKind::Exp: return exp(in(0));
+    case OpKind::Reciprocal: return reciprocal(in(0));
+    case OpKind::ReduceSum: return reduce_sum(in(0), attrs.axis);
+    case OpKind::ReduceMean: return reduce_mean(in(0), attrs.axis);
+    case OpKind::ReduceMax: return reduce_max(in(0), attrs.axis);
+    case OpKind::Softmax: return softmax(in(0));
+    case OpKind::Gather: return gather(in(0), in(1));
+    case OpKind::Reshape: return reshape(in(0), attrs.shape);
+    case OpKind::Transpose: return transpose(in(0), attrs.perm);
+    case OpKind::Slice: return slice(in(0), attrs.begin, attrs.size);
+    case OpKind::Concat: {
+      std::vector<Tensor> parts;
+      for (size_t k = 0; k < node.inputs.size(); ++k) parts.push_back(in(k));
+      return concat(parts, attrs.axis);
+    }
+    case OpKind::CacheUpdate: return cache_update(in(0), in(1), in(2));
+  }
+  fail("internal: node '{}' has no kernel for op {}", node.name, graph::op_name(node.op));
+}
+
+}  // namespace l2n::exec

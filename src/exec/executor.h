@@ -1,0 +1,47 @@
+// Runs a graph in FP32 on the host, node by node in graph order.
+//
+// Contract: run() checks that `inputs` holds exactly the graph's inputs with their dtypes
+// and shapes (l2n::Error naming the input otherwise), frees each intermediate value after
+// its last use, and returns the graph outputs by name. Inputs are never modified. The
+// executor keeps its own copy of the graph (constants share their buffers), so the graph
+// passed in may go away. run() is const and may be called repeatedly.
+// Side effect: the first Executor tunes glibc malloc (mallopt) for the process so that
+// freed buffers up to 32 MB are reused instead of returned to the OS (see executor.cpp).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "graph/graph.h"
+
+namespace l2n::exec {
+
+struct ExecOptions {
+  int threads = 0;        // OpenMP threads during run(); 0 = the OpenMP default
+  bool use_blas = true;   // false: linear/matmul use the plain reference kernels
+};
+
+// Called after each node with the node and the value it produced (calibration, debugging).
+using NodeObserver = std::function<void(const graph::Node& node, const Tensor& value)>;
+
+class Executor {
+ public:
+  explicit Executor(const graph::Graph& graph, ExecOptions options = {});
+
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs,
+                                    const NodeObserver& observer = {}) const;
+
+  const graph::Graph& graph() const { return graph_; }
+
+ private:
+  Tensor run_node(const graph::Node& node, const std::vector<Tensor>& values) const;
+
+  graph::Graph graph_;
+  ExecOptions options_;
+  std::vector<int32_t> last_use_;  // per value: the last node reading it (outputs: never freed)
+};
+
+}  // namespace l2n::exec

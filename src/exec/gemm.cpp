@@ -1,0 +1,75 @@
+#include "exec/gemm.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <mutex>
+
+namespace l2n::exec::detail {
+namespace {
+
+// Below this many multiply-adds one thread is faster than waking the others.
+constexpr int64_t kParallelWork = 1 << 18;
+
+void single_threaded_blas() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+// One block: rows [r0, r1) and columns [c0, c1) of c.
+void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t n, int64_t k, const float* a, const float* b,
+                bool b_transposed, float* c) {
+  const int rows = static_cast<int>(r1 - r0), cols = static_cast<int>(c1 - c0), depth = static_cast<int>(k);
+  if (rows <= 0 || cols <= 0) return;
+  const float* a_block = a + r0 * k;
+  float* c_block = c + r0 * n + c0;
+  const float* b_block = b_transposed ? b + c0 * k : b + c0;
+  const int ldb = static_cast<int>(b_transposed ? k : n);
+  if (rows == 1) {
+    // OpenBLAS's gemm does not forward a single row to the faster gemv.
+    if (b_transposed) {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, cols, depth, 1.0f, b_block, ldb, a_block, 1, 0.0f, c_block, 1);
+    } else {
+      cblas_sgemv(CblasRowMajor, CblasTrans, depth, cols, 1.0f, b_block, ldb, a_block, 1, 0.0f, c_block, 1);
+    }
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans, rows, cols, depth, 1.0f, a_block,
+              depth, b_block, ldb, 0.0f, c_block, static_cast<int>(n));
+}
+
+}  // namespace
+
+void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b, bool b_transposed,
+          float* c) {
+  single_threaded_blas();
+  const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads <= 1 || batch * m * n * k < kParallelWork) {
+    for (int64_t i = 0; i < batch; ++i)
+      gemm_block(0, m, 0, n, n, k, a + i * m * k, b + i * k * n, b_transposed, c + i * m * n);
+    return;
+  }
+  // Each matrix is cut into `splits` blocks: by rows when there are enough of them
+  // (prefill), else by columns (decode); tasks are (matrix, block) pairs.
+  const int64_t splits = batch >= threads ? 1 : (threads + batch - 1) / batch;
+  const bool split_rows = m >= 4 * splits;
+  const int64_t extent = split_rows ? m : n;
+  const int64_t align = split_rows ? 1 : 16;
+  const int64_t chunk = ((extent + splits - 1) / splits + align - 1) / align * align;
+#pragma omp parallel for num_threads(static_cast<int>(threads))
+  for (int64_t task = 0; task < batch * splits; ++task) {
+    const int64_t i = task / splits, part = task % splits;
+    const int64_t begin = std::min(extent, part * chunk), end = std::min(extent, begin + chunk);
+    const float* ai = a + i * m * k;
+    const float* bi = b + i * k * n;
+    float* ci = c + i * m * n;
+    if (split_rows) {
+      gemm_block(begin, end, 0, n, n, k, ai, bi, b_transposed, ci);
+    } else {
+      gemm_block(0, m, begin, end, n, k, ai, bi, b_transposed, ci);
+    }
+  }
+}
+
+}  // namespace l2n::exec::detail

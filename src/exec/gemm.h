@@ -1,0 +1,18 @@
+// Internal to the exec stage: float GEMM through OpenBLAS, parallelized with OpenMP.
+//
+// All of the executor's parallelism is OpenMP: OpenBLAS is switched to one thread on first
+// use and each OpenMP thread calls it on its own block of the output. Two thread pools
+// (OpenMP's and OpenBLAS's pthreads) spinning on the same cores cost several times the
+// actual work on small machines.
+#pragma once
+
+#include <cstdint>
+
+namespace l2n::exec::detail {
+
+// For each of `batch` contiguous matrices: row-major c[m, n] = a[m, k] · b[k, n], or a · bᵀ
+// with b stored [n, k] when b_transposed. One parallel region covers the whole batch.
+void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b, bool b_transposed,
+          float* c);
+
+}  // namespace l2n::exec::detail

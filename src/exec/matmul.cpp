@@ -1,0 +1,60 @@
+#include <algorithm>
+
+#include "exec/gemm.h"
+#include "exec/kernels.h"
+
+namespace l2n::exec {
+namespace {
+
+struct MatMulDims {
+  int64_t batch, m, k, n;
+};
+
+MatMulDims check_matmul(const Tensor& a, const Tensor& b) {
+  const Shape& as = a.shape();
+  const Shape& bs = b.shape();
+  if (as.size() < 2 || as.size() != bs.size() || !std::equal(as.begin(), as.end() - 2, bs.begin()) ||
+      a.dim(-1) != b.dim(-2))
+    fail("internal: matmul of {} by {} does not fit", shape_str(as), shape_str(bs));
+  return {a.numel() / (a.dim(-2) * a.dim(-1)), a.dim(-2), a.dim(-1), b.dim(-1)};
+}
+
+Tensor matmul_output(const Tensor& a, const Tensor& b) {
+  Shape shape = a.shape();
+  shape.back() = b.dim(-1);
+  return Tensor(DType::F32, shape);
+}
+
+}  // namespace
+
+Tensor matmul_reference(const Tensor& a, const Tensor& b) {
+  const MatMulDims d = check_matmul(a, b);
+  Tensor c = matmul_output(a, b);
+  const float* as = a.data<float>();
+  const float* bs = b.data<float>();
+  float* cs = c.mutable_data<float>();
+#pragma omp parallel for collapse(2) if (d.batch * d.m * d.n * d.k > (1 << 16))
+  for (int64_t batch = 0; batch < d.batch; ++batch) {
+    for (int64_t i = 0; i < d.m; ++i) {
+      const float* ar = as + (batch * d.m + i) * d.k;
+      const float* bm = bs + batch * d.k * d.n;
+      float* cr = cs + (batch * d.m + i) * d.n;
+      for (int64_t j = 0; j < d.n; ++j) {
+        float sum = 0.0f;
+        for (int64_t p = 0; p < d.k; ++p) sum += ar[p] * bm[p * d.n + j];
+        cr[j] = sum;
+      }
+    }
+  }
+  return c;
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  const MatMulDims d = check_matmul(a, b);
+  Tensor c = matmul_output(a, b);
+  detail::gemm(d.batch, d.m, d.n, d.k, a.data<float>(), b.data<float>(), /*b_transposed=*/false,
+               c.mutable_data<float>());
+  return c;
+}
+
+}  // namespace l2n::exec

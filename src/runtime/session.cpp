@@ -1,0 +1,62 @@
+#include "runtime/session.h"
+
+#include "exec/executor.h"
+#include "graph/graph.h"
+#include "graph/llama_builder.h"
+
+namespace l2n::runtime {
+
+Session::Session(const model::Model& model, SessionOptions options)
+    : model_(model), options_(options),
+      max_context_(options.max_context > 0 ? options.max_context : model.config.max_seq_len) {
+  if (max_context_ <= 0) fail("the KV-cache capacity must be positive (got {})", max_context_);
+}
+
+Session::~Session() = default;
+
+Tensor Session::forward_window(std::span<const int32_t> tokens) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n <= 0) fail("forward_window needs at least one token");
+  if (!window_graph_ || window_length_ != n) {
+    window_executor_.reset();
+    window_graph_ = std::make_unique<graph::Graph>(graph::build_full_window(model_, n));
+    window_executor_ = std::make_unique<exec::Executor>(*window_graph_, exec::ExecOptions{options_.threads});
+    window_length_ = n;
+  }
+  Tensor ids(DType::I32, {n});
+  std::copy(tokens.begin(), tokens.end(), ids.mutable_data<int32_t>());
+  auto outputs = window_executor_->run({{"tokens", ids}});
+  return outputs.at("logits");
+}
+
+void Session::reset() {
+  position_ = 0;
+  decode_state_.clear();
+}
+
+std::span<const float> Session::decode(int32_t token) {
+  if (position_ >= max_context_)
+    fail("the context is full: {} tokens fill the KV cache of {} positions", position_, max_context_);
+  if (!decode_graph_) {
+    decode_graph_ = std::make_unique<graph::Graph>(graph::build_decode_step(model_, max_context_));
+    decode_executor_ = std::make_unique<exec::Executor>(*decode_graph_, exec::ExecOptions{options_.threads});
+  }
+  const auto& cfg = model_.config;
+  if (decode_state_.empty()) {
+    for (int64_t layer = 0; layer < cfg.n_layers; ++layer) {
+      const Shape cache_shape{max_context_, cfg.n_kv_heads, cfg.head_dim};
+      decode_state_[fmt::format("cache_k.{}", layer)] = Tensor(DType::F32, cache_shape);
+      decode_state_[fmt::format("cache_v.{}", layer)] = Tensor(DType::F32, cache_shape);
+    }
+  }
+  std::map<std::string, Tensor> inputs = decode_state_;
+  inputs["tokens"] = Tensor::from_vector<int32_t>({1}, {token});
+  inputs["input_pos"] = Tensor::from_vector<int32_t>({1}, {static_cast<int32_t>(position_)});
+  auto outputs = decode_executor_->run(inputs);
+  for (auto& [name, cache] : decode_state_) cache = outputs.at(name + ".out");
+  last_logits_ = outputs.at("logits");
+  ++position_;
+  return {last_logits_.data<float>(), static_cast<size_t>(cfg.vocab_size)};
+}
+
+}  // namespace l2n::runtime
