@@ -48,4 +48,29 @@ std::optional<std::pair<std::string, std::string>> split_merge_string(std::strin
   return std::nullopt;
 }
 
+std::string decode_spm_pieces(std::span<const int32_t> ids, const std::vector<std::string>& pieces,
+                              const std::vector<int16_t>& byte_value, const std::vector<uint8_t>& skip,
+                              bool strip_leading_space) {
+  std::string out;
+  const auto n = static_cast<int32_t>(pieces.size());
+  for (const int32_t id : ids) {
+    if (id < 0 || id >= n || skip[id]) continue;
+    if (byte_value[id] >= 0) {
+      out += static_cast<char>(byte_value[id]);
+      continue;
+    }
+    const std::string& p = pieces[id];
+    for (size_t i = 0; i < p.size();) {
+      if (p.compare(i, kSpmSpace.size(), kSpmSpace) == 0) {
+        out += ' ';
+        i += kSpmSpace.size();
+      } else {
+        out += p[i++];
+      }
+    }
+  }
+  if (strip_leading_space && !out.empty() && out[0] == ' ') out.erase(0, 1);
+  return out;
+}
+
 }  // namespace l2n::tokenizer

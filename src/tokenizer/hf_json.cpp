@@ -17,8 +17,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "model/json_depth.h"
 #include "tokenizer/byte_level_bpe.h"
 #include "tokenizer/spm_bpe.h"
 #include "tokenizer/tokenizer_impl.h"
@@ -148,6 +151,14 @@ void parse_pre_tokenizer(const JsonReader& r, const json& j, std::vector<PreToke
   }
 }
 
+// j[key] if j is an object holding a string there, else fallback (json::value() would throw
+// a json::type_error for a member of another type).
+std::string string_or(const json& j, const char* key, const std::string& fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 bool has_type(const json& j, const std::string& type) {
   if (j.is_object()) {
     if (j.contains("type") && j["type"] == type) return true;
@@ -164,11 +175,14 @@ bool has_type(const json& j, const std::string& type) {
 // Does decode() drop the dummy-prefix space? (Strip decoder, or Metaspace that prepends.)
 bool decoder_strips_space(const json& j) {
   if (j.is_object()) {
-    const std::string type = j.value("type", "");
-    if (type == "Strip") return j.value("start", 0) > 0;
+    const std::string type = string_or(j, "type", "");
+    if (type == "Strip") {
+      const auto start = j.find("start");
+      return start != j.end() && start->is_number() && start->get<double>() > 0;
+    }
     if (type == "Metaspace") {
       if (j.contains("add_prefix_space") && j["add_prefix_space"] == false) return false;
-      return j.value("prepend_scheme", "always") != "never";
+      return string_or(j, "prepend_scheme", "always") != "never";
     }
     if (type == "Sequence" && j.contains("decoders") && j["decoders"].is_array())
       for (const json& sub : j["decoders"])
@@ -187,8 +201,10 @@ std::string token_content(const json& j) {
 json read_sidecar(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return json();
+  const std::string text = read_text_file(path);
+  model::detail::check_json_depth(text, path.string());
   try {
-    return json::parse(read_text_file(path));
+    return json::parse(text);
   } catch (const json::exception& e) {
     fail("{}: not valid JSON: {}", path.string(), e.what());
   }
@@ -221,15 +237,15 @@ SpecialIds find_special_ids(const JsonReader& r, const json& root, const VocabMa
   bool template_bos = false;
   const json& post = root.contains("post_processor") ? root["post_processor"] : json();
   const json* templ = nullptr;
-  if (post.is_object() && post.value("type", "") == "TemplateProcessing") templ = &post;
-  if (post.is_object() && post.value("type", "") == "Sequence" && post.contains("processors"))
+  if (string_or(post, "type", "") == "TemplateProcessing") templ = &post;
+  if (string_or(post, "type", "") == "Sequence" && post.contains("processors"))
     for (const json& p : post["processors"])
-      if (p.is_object() && p.value("type", "") == "TemplateProcessing") templ = &p;
+      if (string_or(p, "type", "") == "TemplateProcessing") templ = &p;
   if (templ && templ->contains("single") && (*templ)["single"].is_array() && !(*templ)["single"].empty()) {
     const json& first = (*templ)["single"][0];
     if (first.is_object() && first.contains("SpecialToken")) {
       template_bos = true;
-      if (s.bos < 0) s.bos = id_of(first["SpecialToken"].value("id", ""));
+      if (s.bos < 0) s.bos = id_of(string_or(first["SpecialToken"], "id", ""));
     }
   }
   if (config.is_object() && config.contains("add_bos_token") && config["add_bos_token"].is_boolean())
@@ -256,6 +272,7 @@ SpecialIds find_special_ids(const JsonReader& r, const json& root, const VocabMa
 std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const std::string& text) {
   const JsonReader r(path);
   json root;
+  model::detail::check_json_depth(text, path.string());
   try {
     root = json::parse(text);
   } catch (const json::exception& e) {
@@ -263,7 +280,8 @@ std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const
   }
   if (!root.is_object()) r.error("a tokenizer.json must be a JSON object");
   const json& model = r.object(root, "model", "the tokenizer.json");
-  const std::string type = model.value("type", "BPE");
+  if (model.contains("type") && !model["type"].is_string()) r.error("the model section's \"type\" must be a string");
+  const std::string type = string_or(model, "type", "BPE");
   if (type != "BPE")
     r.error(fmt::format("model type \"{}\" is not supported; only BPE tokenizer.json files are", type));
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
@@ -276,8 +294,16 @@ std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const
   std::vector<std::string> pieces;
   VocabMap ids;
   ids.reserve(vocab_json.size());
+  // Ids are dense in real files (vocab 0..n-1, added tokens right after); an id far beyond
+  // the number of entries would size the piece table from one number in a tiny file.
+  const json* added_json = root.contains("added_tokens") ? &root["added_tokens"] : nullptr;
+  const int64_t entries = static_cast<int64_t>(vocab_json.size()) +
+                          (added_json && added_json->is_array() ? static_cast<int64_t>(added_json->size()) : 0);
+  const int64_t max_id = std::min(kMaxVocab, 2 * entries + 1024);
   auto put = [&](const std::string& piece, int64_t id) {
-    if (id < 0 || id >= kMaxVocab) r.error(fmt::format("token id {} of \"{}\" is out of range", id, piece));
+    if (id < 0 || id >= max_id)
+      r.error(fmt::format("token id {} of \"{}\" is out of range (the file has {} vocabulary entries)", id, piece,
+                          entries));
     if (static_cast<size_t>(id) >= pieces.size()) pieces.resize(static_cast<size_t>(id) + 1);
     pieces[static_cast<size_t>(id)] = piece;
     ids[piece] = static_cast<int32_t>(id);
@@ -295,7 +321,8 @@ std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const
       AddedToken a;
       a.content = r.string(t, "content", "an added token");
       const int64_t id = t["id"].get<int64_t>();
-      if (id < 0 || id >= kMaxVocab) r.error(fmt::format("added token id {} is out of range", id));
+      if (id < 0 || id >= max_id)
+        r.error(fmt::format("added token id {} is out of range (the file has {} vocabulary entries)", id, entries));
       a.id = static_cast<int32_t>(id);
       a.special = r.flag(t, "special", false);
       a.normalized = r.flag(t, "normalized", !a.special);

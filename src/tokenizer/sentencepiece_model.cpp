@@ -52,25 +52,7 @@ class SentencePieceModelTokenizer final : public TokenizerBase {
   }
 
   std::string decode(std::span<const int32_t> ids) const override {
-    std::string out;
-    for (const int32_t id : ids) {
-      if (id < 0 || id >= vocab_size() || skip_[id]) continue;
-      if (byte_value_[id] >= 0) {
-        out += static_cast<char>(byte_value_[id]);
-        continue;
-      }
-      const std::string& p = pieces_[id];
-      for (size_t i = 0; i < p.size();) {
-        if (p.compare(i, kSpmSpace.size(), kSpmSpace) == 0) {
-          out += ' ';
-          i += kSpmSpace.size();
-        } else {
-          out += p[i++];
-        }
-      }
-    }
-    if (dummy_prefix_ && !out.empty() && out[0] == ' ') out.erase(0, 1);
-    return out;
+    return decode_spm_pieces(ids, pieces_, byte_value_, skip_, dummy_prefix_);
   }
 
   std::string piece(int32_t id) const override {

@@ -213,25 +213,7 @@ void SpmBpeTokenizer::encode_by_rank(std::string_view word, std::vector<int32_t>
 }
 
 std::string SpmBpeTokenizer::decode(std::span<const int32_t> ids) const {
-  std::string out;
-  for (const int32_t id : ids) {
-    if (id < 0 || id >= vocab_size() || special_[id]) continue;
-    if (byte_value_[id] >= 0) {
-      out += static_cast<char>(byte_value_[id]);
-      continue;
-    }
-    const std::string& p = pieces_[id];
-    for (size_t i = 0; i < p.size();) {
-      if (p.compare(i, kSpmSpace.size(), kSpmSpace) == 0) {
-        out += ' ';
-        i += kSpmSpace.size();
-      } else {
-        out += p[i++];
-      }
-    }
-  }
-  if (strip_leading_space_ && !out.empty() && out[0] == ' ') out.erase(0, 1);
-  return out;
+  return decode_spm_pieces(ids, pieces_, byte_value_, special_, strip_leading_space_);
 }
 
 std::string SpmBpeTokenizer::piece(int32_t id) const {

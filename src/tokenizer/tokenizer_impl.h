@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -92,6 +93,13 @@ MergeMap build_merge_map(const std::vector<std::pair<std::string, std::string>>&
 std::optional<std::pair<std::string, std::string>> split_merge_string(std::string_view merge, const VocabMap& vocab);
 
 inline constexpr std::string_view kSpmSpace = "\xE2\x96\x81";  // U+2581 "▁"
+
+// Text of SentencePiece pieces: <0xXX> pieces (byte_value >= 0) become raw bytes, "▁"
+// becomes a space, ids marked in `skip` (control, unknown) and ids outside the vocabulary
+// are left out, and the one leading space a dummy prefix added is removed when asked.
+std::string decode_spm_pieces(std::span<const int32_t> ids, const std::vector<std::string>& pieces,
+                              const std::vector<int16_t>& byte_value, const std::vector<uint8_t>& skip,
+                              bool strip_leading_space);
 
 std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const std::string& text);
 std::unique_ptr<Tokenizer> load_llama2c_bin(const std::filesystem::path& path, std::string_view bytes);
