@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "model/json_depth.h"
 #include "model/loaders.h"
 #include "model/safetensors.h"
 #include "model/weight_store.h"
@@ -128,8 +129,10 @@ RopeScaling parse_rope_scaling(const ConfigJson& cfg, const std::string& src) {
 ModelConfig parse_config(const std::filesystem::path& config_path) {
   const std::string src = config_path.string();
   json j;
+  const std::string text = read_text_file(config_path);
+  check_json_depth(text, src);
   try {
-    j = json::parse(read_text_file(config_path));
+    j = json::parse(text);
   } catch (const json::exception& e) {
     fail("{} is not valid JSON ({}); fix or re-download config.json", src, e.what());
   }
@@ -284,8 +287,10 @@ Model load_huggingface(const std::filesystem::path& dir) {
   } else if (std::filesystem::exists(index)) {
     weights_src = index.string();
     json j;
+    const std::string text = read_text_file(index);
+    check_json_depth(text, weights_src);
     try {
-      j = json::parse(read_text_file(index));
+      j = json::parse(text);
     } catch (const json::exception& e) {
       fail("{} is not valid JSON ({}); fix or re-download it", weights_src, e.what());
     }

@@ -3,8 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <set>
 
 #include "core/error.h"
+#include "model/json_depth.h"
 
 namespace l2n::model::detail {
 namespace {
@@ -56,11 +58,23 @@ std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path
          src, header_len, size - 8);
   const char* header_begin = reinterpret_cast<const char*>(file->data() + 8);
   json header;
+  check_json_depth(std::string_view(header_begin, header_len), src + " (safetensors header)");
+  // A tensor name written twice would silently keep only the last entry; refuse it.
+  std::set<std::string> names;
+  std::string duplicate;
+  const json::parser_callback_t note_names = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key && duplicate.empty() &&
+        !names.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   try {
-    header = json::parse(header_begin, header_begin + header_len);
+    header = json::parse(header_begin, header_begin + header_len, note_names);
   } catch (const json::exception& e) {
     fail("{}: the safetensors header is not valid JSON ({}); the file is corrupt", src, e.what());
   }
+  if (!duplicate.empty())
+    fail("{}: the safetensors header lists tensor '{}' twice; the file is corrupt", src, duplicate);
   if (!header.is_object())
     fail("{}: the safetensors header must be a JSON object of tensors, but it is a {}; the file is corrupt", src,
          header.type_name());
