@@ -4,7 +4,7 @@ SHARED ?= $(abspath ../shared)
 JOBS ?= $(shell nproc)
 MODEL ?= $(SHARED)/data/models/stories260K
 
-.PHONY: all setup configure build test demo clean
+.PHONY: all setup configure build test demo clean test-sanitize fuzz
 
 all: build
 
@@ -24,6 +24,31 @@ test: build
 
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)/llm2npu $(SHARED)
+
+# ASan + UBSan (g++, RelWithDebInfo) over the unit and small end-to-end tests; any report
+# fails the test that triggered it. Excluded: the 512-token perplexity run (~50 s in
+# Release, many minutes under ASan) and a tokenizer speed assertion.
+SANITIZE_DIR ?= build-sanitize
+SANITIZE_EXCLUDE ?= PerplexityMatchesLlamaCppF32
+test-sanitize: setup
+	cmake -S . -B $(SANITIZE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=g++ \
+	  -DLLM2NPU_SANITIZE=ON -DLLM2NPU_SHARED_DIR=$(SHARED)
+	cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) $(if $(SANITIZE_EXCLUDE),-E '$(SANITIZE_EXCLUDE)')
+
+# libFuzzer targets (clang) for every reader of outside bytes, FUZZ_SECONDS each
+# (docs/reliability.md). FUZZ_TARGETS narrows the run: make fuzz FUZZ_TARGETS=model_gguf_fuzz
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	@bash scripts/setup.sh fuzz
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DLLM2NPU_FUZZ=ON -DLLM2NPU_SHARED_DIR=$(SHARED)
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_targets
+	bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(SHARED) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -130,13 +129,9 @@ TEST_F(SmolLM2, StreamingDecodeHoldsBackPartialCharacters) {
   EXPECT_EQ(all, "caf\xC3\xA9 \xF0\x9F\xA6\x99!");
 }
 
-TEST_F(SmolLM2, EncodesTheWholeTinyStoriesQuickly) {
+TEST_F(SmolLM2, RoundTripsTheWholeTinyStoriesText) {
   const std::string text = read_text_file(testing::tinystories_text());
-  const auto start = std::chrono::steady_clock::now();
   const Ids ids = tok_->encode(text, false);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("SmolLM2: %zu bytes -> %zu tokens in %.3f s\n", text.size(), ids.size(), seconds);
-  EXPECT_LT(seconds, 5.0);
   EXPECT_TRUE(tok_->decode(ids) == text);
 }
 

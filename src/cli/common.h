@@ -34,5 +34,6 @@ void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_config(CLI::App& app);
+void register_tosa(CLI::App& app);
 
 }  // namespace l2n::cli

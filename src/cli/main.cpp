@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   l2n::cli::register_inspect(app);
   l2n::cli::register_tokenize(app);
   l2n::cli::register_config(app);
+  l2n::cli::register_tosa(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -112,9 +112,37 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   return outputs;
 }
 
+namespace {
+
+bool is_data_movement(OpKind op) {
+  return op == OpKind::Gather || op == OpKind::Reshape || op == OpKind::Transpose || op == OpKind::Slice ||
+         op == OpKind::Concat || op == OpKind::CacheUpdate;
+}
+
+bool needs_extra_kernel(const Node& node, const std::vector<Tensor>& values) {
+  if (node.op >= OpKind::Quantize) return true;
+  if (is_data_movement(node.op)) return false;
+  if (node.dtype != DType::F32) return true;
+  for (graph::ValueId v : node.inputs)
+    if (values[v.index].dtype() != DType::F32) return true;
+  return false;
+}
+
+}  // namespace
+
 Tensor Executor::run_node(const Node& node, const std::vector<Tensor>& values) const {
   auto in = [&](size_t k) -> const Tensor& { return values[node.inputs[k].index]; };
   const graph::Attrs& attrs = node.attrs;
+  if (needs_extra_kernel(node, values)) {
+    auto it = options_.extra_kernels.find(node.op);
+    if (it == options_.extra_kernels.end())
+      fail("internal: node '{}' ({}, {}) needs an integer kernel and none was registered", node.name,
+           graph::op_name(node.op), dtype_name(node.dtype));
+    std::vector<Tensor> operands;
+    operands.reserve(node.inputs.size());
+    for (size_t k = 0; k < node.inputs.size(); ++k) operands.push_back(in(k));
+    return it->second(node, operands);
+  }
   switch (node.op) {
     case OpKind::Input:
     case OpKind::Constant: break;
@@ -145,6 +173,7 @@ Tensor Executor::run_node(const Node& node, const std::vector<Tensor>& values) c
       return concat(parts, attrs.axis);
     }
     case OpKind::CacheUpdate: return cache_update(in(0), in(1), in(2));
+    default: break;
   }
   fail("internal: node '{}' has no kernel for op {}", node.name, graph::op_name(node.op));
 }

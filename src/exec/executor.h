@@ -19,9 +19,16 @@
 
 namespace l2n::exec {
 
+// A kernel supplied from outside exec: the integer ops live in a later stage (quant), which
+// registers them here, so exec never depends on quant.
+using Kernel = std::function<Tensor(const graph::Node& node, const std::vector<Tensor>& inputs)>;
+
 struct ExecOptions {
   int threads = 0;        // OpenMP threads during run(); 0 = the OpenMP default
   bool use_blas = true;   // false: linear/matmul use the plain reference kernels
+  // Used for the integer op kinds (Quantize .. IntMatMul) and for any other non-data-movement
+  // node with an integer operand or result; a node that needs one and finds none throws.
+  std::map<graph::OpKind, Kernel> extra_kernels = {};
 };
 
 // Called after each node with the node and the value it produced (calibration, debugging).

@@ -30,6 +30,12 @@ std::string_view op_name(OpKind op) {
     case OpKind::Slice: return "slice";
     case OpKind::Concat: return "concat";
     case OpKind::CacheUpdate: return "cache_update";
+    case OpKind::Quantize: return "quantize";
+    case OpKind::Dequantize: return "dequantize";
+    case OpKind::Rescale: return "rescale";
+    case OpKind::Table: return "table";
+    case OpKind::IntLinear: return "int_linear";
+    case OpKind::IntMatMul: return "int_matmul";
   }
   return "?";
 }
@@ -58,7 +64,7 @@ class Inference {
       case OpKind::Add:
       case OpKind::Sub:
       case OpKind::Mul: return broadcast_binary();
-      case OpKind::Neg:
+      case OpKind::Neg: return neg();
       case OpKind::Rsqrt:
       case OpKind::Silu:
       case OpKind::Exp:
@@ -73,6 +79,12 @@ class Inference {
       case OpKind::Slice: return slice();
       case OpKind::Concat: return concat();
       case OpKind::CacheUpdate: return cache_update();
+      case OpKind::Quantize: return quantize();
+      case OpKind::Dequantize: return dequantize();
+      case OpKind::Rescale: return rescale();
+      case OpKind::Table: return table();
+      case OpKind::IntLinear: return int_linear();
+      case OpKind::IntMatMul: return int_matmul();
     }
   }
 
@@ -133,10 +145,27 @@ class Inference {
     set(DType::F32, out);
   }
 
+  static bool is_int(DType d) { return d == DType::I8 || d == DType::I16 || d == DType::I32 || d == DType::I64; }
+  void expect_dtype(size_t i, DType d) const {
+    if (in_[i]->dtype != d) error("operand {} must be {}", i, dtype_name(d));
+  }
+  void expect_zp(size_t i, DType d) const {
+    expect_dtype(i, d);
+    if (in_[i]->shape != Shape{1}) error("operand {} (a zero point) must be [1]", i);
+  }
+
   void broadcast_binary() {
-    expect_operands(2, 2);
-    expect_f32(0);
-    expect_f32(1);
+    const bool integer = in_.size() >= 1 && in_[0]->dtype == DType::I32;
+    if (integer) {
+      // TOSA ADD/SUB/MUL of the INT profile: int32 only; MUL carries its shift operand.
+      expect_operands(node_.op == OpKind::Mul ? 3 : 2, node_.op == OpKind::Mul ? 3 : 2);
+      expect_dtype(1, DType::I32);
+      if (node_.op == OpKind::Mul) expect_zp(2, DType::I8);
+    } else {
+      expect_operands(2, 2);
+      expect_f32(0);
+      expect_f32(1);
+    }
     const Shape& a = in_[0]->shape;
     const Shape& b = in_[1]->shape;
     const size_t rank = std::max(a.size(), b.size());
@@ -147,7 +176,101 @@ class Inference {
       if (da != db && da != 1 && db != 1) error("shapes do not broadcast");
       out[k] = da == 1 ? db : da;
     }
-    set(DType::F32, out);
+    set(in_[0]->dtype, out);
+  }
+
+  void neg() {
+    if (in_.size() == 3 && is_int(in_[0]->dtype)) {
+      expect_zp(1, in_[0]->dtype);
+      expect_zp(2, in_[0]->dtype);
+      set(in_[0]->dtype, in_[0]->shape);
+      return;
+    }
+    unary();
+  }
+
+  void quantize() {
+    expect_operands(1, 1);
+    expect_f32(0);
+    const DType d = node_.attrs.dtype;
+    if (d != DType::I8 && d != DType::I16 && d != DType::I32) error("quantize to {} is not supported", dtype_name(d));
+    if (!(node_.attrs.scale > 0)) error("scale must be positive");
+    set(d, in_[0]->shape);
+  }
+
+  void dequantize() {
+    expect_operands(1, 1);
+    if (!is_int(in_[0]->dtype)) error("operand must be an integer tensor");
+    if (!(node_.attrs.scale > 0)) error("scale must be positive");
+    set(DType::F32, in_[0]->shape);
+  }
+
+  void rescale() {
+    expect_operands(5, 5);
+    const DType x = in_[0]->dtype, out = node_.attrs.dtype;
+    if (!is_int(x)) error("input must be an integer tensor");
+    if (out != DType::I8 && out != DType::I16 && out != DType::I32) error("output type {} is not supported", dtype_name(out));
+    if (node_.attrs.scale32 && x == DType::I64) error("scale32 with an int48 input");
+    if (node_.attrs.double_round && !node_.attrs.scale32) error("double rounding needs scale32");
+    expect_dtype(1, node_.attrs.scale32 ? DType::I32 : DType::I16);
+    expect_dtype(2, DType::I8);
+    const int64_t channels = node_.attrs.per_channel ? (in_[0]->shape.empty() ? 1 : in_[0]->shape.back()) : 1;
+    if (in_[1]->shape != Shape{channels} || in_[2]->shape != Shape{channels})
+      error("multiplier and shift must be [{}]", channels);
+    expect_zp(3, x);
+    expect_zp(4, out);
+    set(out, in_[0]->shape);
+  }
+
+  void table() {
+    expect_operands(2, 2);
+    if (in_[0]->dtype == DType::I8) {
+      if (in_[1]->dtype != DType::I8 || in_[1]->shape != Shape{256}) error("an int8 table must be i8[256]");
+      set(DType::I8, in_[0]->shape);
+    } else if (in_[0]->dtype == DType::I16) {
+      if (in_[1]->dtype != DType::I16 || in_[1]->shape != Shape{513}) error("an int16 table must be i16[513]");
+      set(DType::I32, in_[0]->shape);
+    } else {
+      error("input must be i8 or i16");
+    }
+  }
+
+  DType accumulator(DType x) const {
+    if (x == DType::I8) return DType::I32;
+    if (x == DType::I16) return DType::I64;
+    error("input must be i8 or i16");
+  }
+
+  void int_linear() {
+    expect_operands(5, 5);
+    const DType acc = accumulator(in_[0]->dtype);
+    expect_dtype(1, DType::I8);
+    expect_dtype(2, acc);
+    expect_zp(3, in_[0]->dtype);
+    expect_zp(4, DType::I8);
+    const Shape& x = in_[0]->shape;
+    const Shape& w = in_[1]->shape;
+    if (x.empty() || w.size() != 2 || x.back() != w[1]) error("x [..., in] does not match the weight [out, in]");
+    if (in_[2]->shape != Shape{w[0]}) error("bias must be [{}]", w[0]);
+    Shape out = x;
+    out.back() = w[0];
+    set(acc, out);
+  }
+
+  void int_matmul() {
+    expect_operands(4, 4);
+    const DType acc = accumulator(in_[0]->dtype);
+    expect_dtype(1, in_[0]->dtype);
+    expect_zp(2, in_[0]->dtype);
+    expect_zp(3, in_[0]->dtype);
+    const Shape& a = in_[0]->shape;
+    const Shape& b = in_[1]->shape;
+    if (a.size() < 2 || a.size() != b.size()) error("operands must have the same rank >= 2");
+    if (!std::equal(a.begin(), a.end() - 2, b.begin())) error("batch dimensions differ");
+    if (a[a.size() - 1] != b[b.size() - 2]) error("inner dimensions differ");
+    Shape out = a;
+    out.back() = b.back();
+    set(acc, out);
   }
 
   void unary() {
@@ -158,11 +281,14 @@ class Inference {
 
   void reduce() {
     expect_operands(1, 1);
-    expect_f32(0);
+    const DType d = in_[0]->dtype;
+    const bool int_ok = (node_.op == OpKind::ReduceSum && d == DType::I32) ||
+                        (node_.op == OpKind::ReduceMax && (d == DType::I8 || d == DType::I16 || d == DType::I32));
+    if (!int_ok) expect_f32(0);
     Shape out = in_[0]->shape;
     node_.attrs.axis = normalize_axis(node_.attrs.axis, static_cast<int64_t>(out.size()));
     out[node_.attrs.axis] = 1;
-    set(DType::F32, out);
+    set(d, out);
   }
 
   void softmax() {
@@ -442,6 +568,11 @@ static std::string attrs_str(const Node& node) {
     case OpKind::Transpose: return fmt::format("  {{perm={}}}", list_str(node.attrs.perm));
     case OpKind::Slice:
       return fmt::format("  {{begin={}, size={}}}", list_str(node.attrs.begin), list_str(node.attrs.size));
+    case OpKind::Quantize:
+    case OpKind::Dequantize: return fmt::format("  {{scale={}, zp={}}}", node.attrs.scale, node.attrs.zero_point);
+    case OpKind::Rescale:
+      return fmt::format("  {{scale32={}, rounding={}, per_channel={}}}", node.attrs.scale32,
+                         node.attrs.double_round ? "double" : "single", node.attrs.per_channel);
     default: return "";
   }
 }

@@ -51,6 +51,22 @@ enum class OpKind : uint8_t {
   Concat,       // (x0, x1, ...) joined along attrs.axis
   CacheUpdate,  // (cache [S, D...], rows [R, D...], pos i32[1]) -> cache with rows
                 // pos..pos+R-1 replaced by rows (the input cache is not modified)
+
+  // Integer ops, one per TOSA 1.0 operator of the INT profile, with TOSA's semantics
+  // (quant/integer_ops.h); their kernels live in quant/integer_kernels. Zero points,
+  // multipliers, shifts and tables are const operands, as in TOSA. "i48" values are I64.
+  // Add/Sub/ReduceSum also take i32 operands (-> i32), ReduceMax i8/i16/i32, Mul i32
+  // operands with a third operand shift i8[1] (TOSA MUL), Neg an int x with x_zp and
+  // out_zp operands (TOSA NEGATE). Data-movement ops accept any dtype.
+  Quantize,     // (x f32) -> attrs.dtype (I8/I16/I32); per tensor, attrs.scale/zero_point
+  Dequantize,   // (q int) -> f32: (q - attrs.zero_point) * attrs.scale
+  Rescale,      // (x, multiplier i32|i16 [C], shift i8 [C], x_zp [1] (x's dtype),
+                //  out_zp [1] (attrs.dtype)) -> attrs.dtype; C = 1, or the last dimension
+                //  of x with attrs.per_channel; attrs.scale32, attrs.rounding
+  Table,        // (x i8, table i8[256]) -> i8; (x i16, table i16[513]) -> i32 (7 fraction bits)
+  IntLinear,    // (x i8|i16 [..., in], w i8 [out, in], bias i32|i64 [out], x_zp [1], w_zp i8[1])
+                //  -> i32 for i8 x, i64 (int48) for i16 x; a 1x1 CONV2D
+  IntMatMul,    // (a, b, a_zp, b_zp) as MatMul; i8 x i8 -> i32, i16 x i16 -> i64 (int48)
 };
 
 std::string_view op_name(OpKind op);
@@ -69,6 +85,13 @@ struct Attrs {
   Shape shape;                  // Reshape: the target shape, fully static
   std::vector<int64_t> begin;   // Slice
   std::vector<int64_t> size;    // Slice
+  DType dtype = DType::F32;     // Quantize, Rescale: the output type
+  float scale = 1.0f;           // Quantize, Dequantize (per tensor)
+  int32_t zero_point = 0;       // Quantize, Dequantize
+  int64_t qmin = 0, qmax = 0;   // Quantize: the clamp range (both 0: the whole dtype)
+  bool scale32 = true;          // Rescale: int32 multipliers (false: int16, after int48)
+  bool double_round = false;    // Rescale: TOSA DOUBLE_ROUND (else SINGLE_ROUND)
+  bool per_channel = false;     // Rescale: one multiplier per element of the last axis
 };
 
 struct Node {

@@ -1,8 +1,12 @@
 #include "runtime/session.h"
 
+#include <cstring>
+
 #include "exec/executor.h"
 #include "graph/graph.h"
 #include "graph/llama_builder.h"
+#include "quant/integer_kernels.h"
+#include "quant/quantize.h"
 
 namespace l2n::runtime {
 
@@ -14,13 +18,23 @@ Session::Session(const model::Model& model, SessionOptions options)
 
 Session::~Session() = default;
 
+std::unique_ptr<graph::Graph> Session::build(graph::Graph graph) const {
+  if (options_.quantization) graph = quant::convert(graph, *options_.quantization);
+  return std::make_unique<graph::Graph>(std::move(graph));
+}
+
+std::unique_ptr<exec::Executor> Session::executor(const graph::Graph& graph) const {
+  exec::ExecOptions options = quant::integer_exec_options(options_.threads);
+  return std::make_unique<exec::Executor>(graph, std::move(options));
+}
+
 Tensor Session::forward_window(std::span<const int32_t> tokens) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n <= 0) fail("forward_window needs at least one token");
   if (!window_graph_ || window_length_ != n) {
     window_executor_.reset();
-    window_graph_ = std::make_unique<graph::Graph>(graph::build_full_window(model_, n));
-    window_executor_ = std::make_unique<exec::Executor>(*window_graph_, exec::ExecOptions{options_.threads});
+    window_graph_ = build(graph::build_full_window(model_, n));
+    window_executor_ = executor(*window_graph_);
     window_length_ = n;
   }
   Tensor ids(DType::I32, {n});
@@ -38,15 +52,21 @@ std::span<const float> Session::decode(int32_t token) {
   if (position_ >= max_context_)
     fail("the context is full: {} tokens fill the KV cache of {} positions", position_, max_context_);
   if (!decode_graph_) {
-    decode_graph_ = std::make_unique<graph::Graph>(graph::build_decode_step(model_, max_context_));
-    decode_executor_ = std::make_unique<exec::Executor>(*decode_graph_, exec::ExecOptions{options_.threads});
+    decode_graph_ = build(graph::build_decode_step(model_, max_context_));
+    decode_executor_ = executor(*decode_graph_);
   }
   const auto& cfg = model_.config;
   if (decode_state_.empty()) {
     for (int64_t layer = 0; layer < cfg.n_layers; ++layer) {
       const Shape cache_shape{max_context_, cfg.n_kv_heads, cfg.head_dim};
-      decode_state_[fmt::format("cache_k.{}", layer)] = Tensor(DType::F32, cache_shape);
-      decode_state_[fmt::format("cache_v.{}", layer)] = Tensor(DType::F32, cache_shape);
+      // A quantized graph may hold its caches in integers: take the type from the graph.
+      for (const char* kind : {"cache_k", "cache_v"}) {
+        const std::string name = fmt::format("{}.{}", kind, layer);
+        const graph::Node* input = decode_graph_->find(name);
+        Tensor cache(input ? input->dtype : DType::F32, cache_shape);
+        std::memset(cache.mutable_raw(), 0, cache.nbytes());
+        decode_state_[name] = std::move(cache);
+      }
     }
   }
   std::map<std::string, Tensor> inputs = decode_state_;

@@ -1,7 +1,8 @@
 // A Session runs a model: whole windows (for perplexity) and one token at a time through
 // the KV-cache decode graph (for generation). It owns the KV-cache state.
 //
-// Graphs are built lazily on first use: the full-window graph for the window length asked
+// Graphs are built lazily on first use (and converted to integers when
+// SessionOptions::quantization is set): the full-window graph for the window length asked
 // for, the decode-step graph for `max_context` positions.
 #pragma once
 
@@ -17,12 +18,16 @@
 
 namespace l2n::graph { class Graph; }
 namespace l2n::exec { class Executor; }
+namespace l2n::quant { struct QuantRecipe; }
 
 namespace l2n::runtime {
 
 struct SessionOptions {
   int threads = 0;           // 0 = all cores
   int64_t max_context = 0;   // KV-cache capacity; 0 = the model's trained context
+  // When set, every graph the session builds is converted to the integer graph of this
+  // calibrated recipe (quant::convert) and run with the integer kernels.
+  std::shared_ptr<const quant::QuantRecipe> quantization;
 };
 
 class Session {
@@ -53,6 +58,8 @@ class Session {
   std::unique_ptr<exec::Executor> window_executor_;
   std::unique_ptr<graph::Graph> decode_graph_;
   std::unique_ptr<exec::Executor> decode_executor_;
+  std::unique_ptr<graph::Graph> build(graph::Graph graph) const;
+  std::unique_ptr<exec::Executor> executor(const graph::Graph& graph) const;
   std::map<std::string, Tensor> decode_state_;  // cache_k.N / cache_v.N
   Tensor last_logits_;
   int64_t position_ = 0;

@@ -1,0 +1,40 @@
+# libFuzzer targets, one per reader of outside bytes: tests/fuzz/<reader>_fuzz.cpp
+# (make fuzz). Only with -DLLM2NPU_FUZZ=ON and clang; the targets get
+# -fsanitize=fuzzer,address,undefined and the l2n_* libraries they link are instrumented
+# with fuzzer-no-link + ASan/UBSan, so coverage and bugs inside our readers are seen.
+option(LLM2NPU_FUZZ "Build the libFuzzer targets (clang only)" OFF)
+if(LLM2NPU_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "LLM2NPU_FUZZ=ON needs clang (configure with -DCMAKE_CXX_COMPILER=clang++)")
+  endif()
+  set(LLM2NPU_FUZZ_SAN -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  # Instrument every stage library (they exist by now; this file is included last).
+  foreach(stage core model tokenizer graph exec quant target tosa runtime eval config cli)
+    if(TARGET l2n_${stage})
+      get_target_property(stage_type l2n_${stage} TYPE)
+      if(NOT stage_type STREQUAL "INTERFACE_LIBRARY")
+        target_compile_options(l2n_${stage} PRIVATE -fsanitize=fuzzer-no-link ${LLM2NPU_FUZZ_SAN})
+      endif()
+    endif()
+  endforeach()
+
+  file(GLOB FUZZ_SOURCES CONFIGURE_DEPENDS "${CMAKE_SOURCE_DIR}/tests/fuzz/*_fuzz.cpp")
+  set(LLM2NPU_FUZZ_TARGETS "")
+  foreach(fuzz_source ${FUZZ_SOURCES})
+    get_filename_component(fuzz_name ${fuzz_source} NAME_WE)
+    # The stage a target links comes first in its name: model_gguf_fuzz -> l2n_model.
+    string(REGEX MATCH "^[a-z]+" fuzz_stage ${fuzz_name})
+    if(NOT TARGET l2n_${fuzz_stage})
+      message(WARNING "fuzz target ${fuzz_name}: no stage library l2n_${fuzz_stage}, skipped")
+      continue()
+    endif()
+    add_executable(${fuzz_name} ${fuzz_source})
+    target_compile_options(${fuzz_name} PRIVATE ${LLM2NPU_WARNINGS} -fsanitize=fuzzer ${LLM2NPU_FUZZ_SAN})
+    target_link_options(${fuzz_name} PRIVATE -fsanitize=fuzzer ${LLM2NPU_FUZZ_SAN})
+    target_include_directories(${fuzz_name} PRIVATE "${CMAKE_SOURCE_DIR}/tests" "${CMAKE_SOURCE_DIR}/tests/fuzz")
+    target_link_libraries(${fuzz_name} PRIVATE l2n_${fuzz_stage})
+    list(APPEND LLM2NPU_FUZZ_TARGETS ${fuzz_name})
+  endforeach()
+  add_custom_target(fuzz_targets DEPENDS ${LLM2NPU_FUZZ_TARGETS})
+  message(STATUS "llm2npu: fuzz targets: ${LLM2NPU_FUZZ_TARGETS}")
+endif()

@@ -1,0 +1,100 @@
+// Post-training quantization of a Llama graph: annotate → calibrate → convert (+ report).
+//
+// Contract:
+//  * annotate(graph, scope) decides, per node, whether its output is computed in integers
+//    and which value's parameters it uses. It depends only on the scope, never on the mode
+//    or backend. Linear: the Linear nodes, plus data-movement ops fed by a quantized value
+//    (they share its parameters). Full: additionally every op the integer lowering
+//    supports (see convert()).
+//  * calibrate() runs the FP32 full-window graph over calibration samples and feeds the
+//    mode's observers: the activation observer for every value an integer op reads or
+//    writes, the per-channel weight observer for Linear weights. Parameters are keyed by
+//    node name (weights: "<weight>#w"), so a recipe calibrated on the full-window graph
+//    applies to any graph built from the same model. Deterministic: observers see the
+//    samples in order, and the FP32 forward passes run on one thread (the FP32 kernels'
+//    rounding depends on the OpenMP thread count), so options.threads does not matter.
+//  * convert(graph, recipe) returns the integer graph: Quantize at island inputs,
+//    Dequantize at island outputs, each quantized op lowered to the TOSA INT sequence of
+//    executorch-arm-llm.md §5 (Linear → IntLinear + per-channel Rescale; ...). The integer
+//    value standing for float node X keeps the name X, helpers are named "X.<step>".
+//    Nodes outside the scope are copied unchanged (FP32).
+//  * report(): per quantized value, its parameters and the SQNR of the dequantized integer
+//    values against the FP32 values on the calibration samples.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+#include "model/model.h"
+#include "quant/modes.h"
+#include "quant/qparams.h"
+
+namespace l2n::quant {
+
+// Per node of a graph (indexed by ValueId).
+struct Annotation {
+  std::vector<bool> quantized;            // computed in integers
+  std::vector<int32_t> shares;            // data movement: the value whose parameters it uses; else -1
+  std::vector<std::string> observed;      // names of the values whose activation params are needed
+  std::vector<std::string> weights;       // names of the Linear weight constants
+};
+
+Annotation annotate(const graph::Graph& graph, QuantScope scope);
+
+struct QuantRecipe {
+  std::string mode;                                // ModeConfig name
+  QuantScope scope = QuantScope::Linear;
+  std::map<std::string, QuantParams> params;       // by node name; weights under "<name>#w"
+  std::string calibration;                         // how it was calibrated (for reports)
+
+  const ModeConfig& mode_config() const { return find_quant_mode(mode); }
+};
+
+std::string weight_key(const std::string& weight_name);  // "<name>#w"
+
+struct CalibrationOptions {
+  int64_t seq_length = 512;
+  int threads = 0;  // unused by the forward passes (see above); kept for the report runs
+  bool progress = true;
+};
+
+// Samples of seq_length tokens each: BOS followed by consecutive text tokens, taken from
+// the start of `tokens` (which should not contain the leading BOS), at most `limit`.
+std::vector<std::vector<int32_t>> calibration_samples_from_tokens(const std::vector<int32_t>& tokens,
+                                                                   int64_t seq_length, int64_t limit,
+                                                                   int32_t bos_id);
+
+// The upstream prompt method: greedy self-continuation of `prompt` (BOS first) by the FP32
+// model up to seq_length tokens; one sample.
+std::vector<int32_t> greedy_continuation(const model::Model& model, std::vector<int32_t> prompt,
+                                         int64_t seq_length, int threads);
+
+QuantRecipe calibrate(const model::Model& model, const ModeConfig& mode, QuantScope scope,
+                      const std::vector<std::vector<int32_t>>& samples, const CalibrationOptions& options);
+
+graph::Graph convert(const graph::Graph& graph, const QuantRecipe& recipe);
+
+struct TensorReport {
+  std::string name;
+  std::string kind;  // "activation" or "weight"
+  QuantParams params;
+  double sqnr_db = 0;  // +inf when exact
+};
+
+struct QuantReport {
+  std::string mode, scope, calibration;
+  std::vector<TensorReport> tensors;
+
+  std::string to_json() const;
+  std::string to_table() const;
+};
+
+// Runs the FP32 and the converted full-window graph on the samples and compares every
+// quantized value (activations) and every quantized weight.
+QuantReport report(const model::Model& model, const QuantRecipe& recipe,
+                   const std::vector<std::vector<int32_t>>& samples, int threads);
+
+}  // namespace l2n::quant

@@ -1,0 +1,59 @@
+// The TOSA integer interpreter: executes the main block of a TosaGraph bit-exactly by the
+// TOSA 1.0 pseudocode, with the integer semantics of quant/integer_ops.h (the single home of
+// RESCALE, TABLE, MUL, accumulators).
+//
+// Contract:
+//  * Values are l2n::Tensor with the storage type of their TOSA type (value_storage): BOOL
+//    as U8 (0/1), INT8 I8, INT16 I16, INT32 I32, INT48 and SHAPE as I64 (INT48 values
+//    within ±2^47), FP32 F32. INT4 constants are widened to I8 when loaded.
+//  * Supported: CONST, CONST_SHAPE, IDENTITY, CONV2D (i8×i8→i32, i16×i8→i48, fp32), MATMUL
+//    (i8→i32, i16→i48, fp32), RESCALE (all attributes; 32/16-bit multipliers, per channel,
+//    unsigned in/out), TABLE (i8, i16→i32), ADD/SUB (i32, fp32), MUL (i8/i16/i32 with shift,
+//    fp32), ARITHMETIC_RIGHT_SHIFT, CLAMP (i8/i16/fp32), MAXIMUM/MINIMUM (i32/fp32),
+//    REDUCE_SUM (i32/fp32), REDUCE_MAX (i8/i16/i32/fp32), RESHAPE, TRANSPOSE, SLICE, CONCAT,
+//    GATHER, SCATTER, CAST (bool/int↔int), plus EXP/RSQRT/RECIPROCAL/SIGMOID/TANH/NEGATE/ABS
+//    on fp32. Anything else is refused when the Interpreter is built.
+//  * Every ERROR_IF of an operator, every REQUIRE violation and every mismatch between a
+//    computed result and the tensor the file declares (type or shape) throws l2n::Error
+//    naming the operator (index, op, first output). Nothing is clamped silently.
+//  * Construction validates the block (names resolve, each value is produced once before use,
+//    ops are supported) and decodes constants once; run() may be called many times and is
+//    const (safe from several threads).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "tosa/tosa_graph.h"
+
+namespace l2n::tosa {
+
+// The l2n::DType that holds values of `type`; throws for types the interpreter cannot hold.
+l2n::DType value_storage(DType type);
+
+struct TosaValue {
+  DType type = DType::UNKNOWN;
+  Tensor tensor;  // dtype value_storage(type)
+};
+using ValueMap = std::map<std::string, TosaValue>;
+
+class Interpreter {
+ public:
+  explicit Interpreter(TosaGraph graph);
+
+  const TosaBasicBlock& block() const;
+  // Graph inputs: each must be present with the declared type and shape (checked).
+  ValueMap run(const ValueMap& inputs) const;
+
+ private:
+  TosaGraph graph_;
+  ValueMap constants_;
+  std::vector<size_t> output_tensor_;  // per operator: index of its declared output in block().tensors
+};
+
+// Decodes a constant tensor's data into a value (INT4 widened to INT8).
+TosaValue decode_constant(const TosaTensor& tensor);
+
+}  // namespace l2n::tosa

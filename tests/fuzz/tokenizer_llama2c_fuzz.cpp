@@ -1,0 +1,20 @@
+// Fuzzes the llama2.c tokenizer .bin: max_token_length, then score/length/bytes records
+// until the end of the file (src/tokenizer/llama2c_bin.cpp).
+// A tokenizer that loads is then run by exercise() (encode, decode, streaming, pieces).
+#include "exercise_tokenizer.h"
+#include "fuzz_common.h"
+
+#include "core/error.h"
+#include "tokenizer/tokenizer_impl.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // The path only names the file in errors and locates files beside it (none here).
+  static const std::filesystem::path path = l2n::fuzz::scratch_dir() / "tokenizer.bin";
+  try {
+    const std::string bytes(l2n::fuzz::as_view(data, size));
+    const auto tok = l2n::tokenizer::load_llama2c_bin(path, bytes);
+    l2n::fuzz::exercise(*tok);
+  } catch (const l2n::Error&) {
+  }
+  return 0;
+}
