@@ -4,7 +4,7 @@ SHARED ?= $(abspath ../shared)
 JOBS ?= $(shell nproc)
 MODEL ?= $(SHARED)/data/models/stories260K
 
-.PHONY: all setup configure build test demo clean test-sanitize fuzz
+.PHONY: all setup configure build test demo clean test-sanitize fuzz bench
 
 all: build
 
@@ -49,6 +49,15 @@ fuzz:
 	  -DLLM2NPU_FUZZ=ON -DLLM2NPU_SHARED_DIR=$(SHARED)
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_targets
 	bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(SHARED) $(FUZZ_TARGETS)
+
+# Benchmarks (bench/, docs/performance.md): Google Benchmark kernels, then export/eval/generate
+# on a random-weight SmolLM2-135M (made once, cached in $(BENCH_DIR)/bench-model). Not part
+# of build or test; results in $(BENCH_DIR)/bench.json.
+BENCH_DIR ?= build-bench
+bench: setup
+	cmake -S . -B $(BENCH_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLM2NPU_SHARED_DIR=$(SHARED)
+	cmake --build $(BENCH_DIR) -j $(JOBS) --target llm2npu llm2npu_bench
+	bash bench/commands.sh $(BENCH_DIR) $(SHARED) $(BENCH_DIR)/bench.json
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -9,7 +9,7 @@ if(LLM2NPU_FUZZ)
   endif()
   set(LLM2NPU_FUZZ_SAN -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   # Instrument every stage library (they exist by now; this file is included last).
-  foreach(stage core model tokenizer graph exec quant target tosa runtime eval config cli)
+  foreach(stage core model tokenizer graph exec quant target partition tosa program runtime eval config pipeline cli)
     if(TARGET l2n_${stage})
       get_target_property(stage_type l2n_${stage} TYPE)
       if(NOT stage_type STREQUAL "INTERFACE_LIBRARY")

@@ -1,11 +1,17 @@
 // The integer kernels against their float references, and their determinism.
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 
 #include "exec/executor.h"
 #include "graph/graph.h"
+#include "core/error.h"
+#include "quant/integer_elementwise.h"
 #include "quant/integer_kernels.h"
 #include "quant/integer_ops.h"
 #include "quant/qparams.h"
@@ -208,6 +214,177 @@ TEST(IntegerKernels, DeterministicAcrossThreadCounts) {
   const Tensor y1 = run(g, in, 1).at("y"), y2 = run(g, in, 2).at("y");
   ASSERT_EQ(y1.nbytes(), y2.nbytes());
   EXPECT_EQ(std::memcmp(y1.raw(), y2.raw(), y1.nbytes()), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The whole-tensor kernels against the per-element oracle (integer_ops.h / qparams.h).
+
+template <typename In, typename Out>
+void expect_rescale_exact(const RescaleAttrs& a, const std::vector<ScaleMultiplier>& m, int64_t lo, int64_t hi,
+                          uint32_t seed) {
+  const int64_t channels = static_cast<int64_t>(m.size()), n = channels * 700;
+  const Tensor x = random_ints<In>({n}, lo, hi, seed);
+  std::vector<Out> got(static_cast<size_t>(n));
+  for (const int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    rescale_tensor(x.data<In>(), got.data(), n, m, a);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(got[static_cast<size_t>(i)], rescale(x.data<In>()[i], m[static_cast<size_t>(i % channels)], a)) << i;
+  }
+}
+
+TEST(IntegerElementwise, RescaleEqualsPerElementRescale) {
+  std::vector<ScaleMultiplier> m32, m16;
+  for (const double s : {0.00071, 0.5, 1e-9, 3.7, 0.0123, 1.0 / 3})
+    m32.push_back(compute_multiplier(s, true)), m16.push_back(compute_multiplier(s * 1e-3, false));
+  RescaleAttrs a;
+  a.in_dtype = QDType::I32, a.out_dtype = QDType::I8, a.output_zp = -7;
+  expect_rescale_exact<int32_t, int8_t>(a, m32, -2000000, 2000000, 1);
+  expect_rescale_exact<int32_t, int8_t>(a, {m32[0]}, INT32_MIN / 4, INT32_MAX / 4, 2);
+  a.rounding = RoundingMode::Double;
+  expect_rescale_exact<int32_t, int8_t>(a, m32, -2000000, 2000000, 3);
+  a.in_dtype = QDType::I8, a.input_zp = 5, a.out_dtype = QDType::I32, a.output_zp = 0;
+  expect_rescale_exact<int8_t, int32_t>(a, m32, -128, 127, 4);
+  RescaleAttrs b;
+  b.in_dtype = QDType::I48, b.out_dtype = QDType::I16, b.scale32 = false;
+  expect_rescale_exact<int64_t, int16_t>(b, m16, -(int64_t{1} << 30), int64_t{1} << 30, 5);
+  b.in_dtype = QDType::I16, b.out_dtype = QDType::I8;
+  expect_rescale_exact<int16_t, int8_t>(b, m16, -32768, 32767, 6);
+}
+
+TEST(IntegerElementwise, RescaleRequireStillReported) {
+  // shift 2 admits only values in [−2, 2): 100 fails apply_scale_32's REQUIRE.
+  RescaleAttrs a;
+  std::vector<int32_t> x(5000, 1);
+  x[4321] = 100;
+  std::vector<int8_t> out(x.size());
+  const std::vector<ScaleMultiplier> m{{1 << 30, 2}};
+  EXPECT_THROW(rescale_tensor(x.data(), out.data(), 5000, m, a), Error);
+  x[4321] = 1;
+  rescale_tensor(x.data(), out.data(), 5000, m, a);
+  EXPECT_EQ(out[4321], rescale(1, m[0], a));
+  // An int48 input beyond int48 with 16-bit multipliers.
+  RescaleAttrs b;
+  b.in_dtype = QDType::I48, b.out_dtype = QDType::I16, b.scale32 = false;
+  std::vector<int64_t> y(100, 0);
+  y[50] = kInt48Max + 1;
+  std::vector<int16_t> out16(y.size());
+  EXPECT_THROW(rescale_tensor(y.data(), out16.data(), 100, std::vector<ScaleMultiplier>{{16384, 20}}, b), Error);
+}
+
+TEST(IntegerElementwise, TablesEqualLookups) {
+  const TableI16 t16 = build_table_i16([](double v) { return std::tanh(v); }, 4.0 / 32767, 1.0 / 32767);
+  std::vector<int16_t> all(65536);
+  for (int i = 0; i < 65536; ++i) all[static_cast<size_t>(i)] = static_cast<int16_t>(i - 32768);
+  std::vector<int32_t> got(all.size());
+  table_i16_tensor(all.data(), got.data(), 65536, t16);
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(got[i], lookup_i16(all[i], t16)) << i;
+  TableI8 t8;
+  for (int i = 0; i < 256; ++i) t8[static_cast<size_t>(i)] = static_cast<int8_t>(255 - i);
+  std::vector<int8_t> x8(256), o8(256);
+  for (int i = 0; i < 256; ++i) x8[static_cast<size_t>(i)] = static_cast<int8_t>(i - 128);
+  table_i8_tensor(x8.data(), o8.data(), 256, t8);
+  for (size_t i = 0; i < 256; ++i) EXPECT_EQ(o8[i], lookup_i8(x8[i], t8));
+  // A segment too steep for the int16 slope: only inputs that reach it fail.
+  TableI16 steep{};
+  steep[300] = 32767, steep[301] = -32768;
+  const std::vector<int16_t> safe{0, -32768, 32767}, hits{static_cast<int16_t>((300 - 256) * 128 + 5)};
+  std::vector<int32_t> o(3);
+  table_i16_tensor(safe.data(), o.data(), 3, steep);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(o[i], lookup_i16(safe[i], steep));
+  EXPECT_THROW(table_i16_tensor(hits.data(), o.data(), 1, steep), Error);
+}
+
+TEST(IntegerElementwise, Int32ArithmeticEqualsReferenceAndReportsOverflow) {
+  Tensor a = random_ints<int32_t>({50000}, INT32_MIN / 2, INT32_MAX / 2, 11);
+  Tensor b = random_ints<int32_t>({50000}, -70000, 70000, 12);
+  a.mutable_data<int32_t>()[7] = INT32_MIN, b.mutable_data<int32_t>()[7] = 0;
+  const int32_t* pa = a.data<int32_t>();
+  const int32_t* pb = b.data<int32_t>();
+  std::vector<int32_t> o(50000);
+  add_i32_run(pa, 1, pb, 1, o.data(), 50000);
+  for (size_t i = 0; i < o.size(); ++i) ASSERT_EQ(o[i], add_i32(pa[i], pb[i]));
+  sub_i32_run(pa, 1, pb, 0, o.data(), 50000);
+  for (size_t i = 0; i < o.size(); ++i) ASSERT_EQ(o[i], sub_i32(pa[i], pb[0]));
+  for (const int shift : {0, 1, 13, 31, 40}) {
+    bool ref_throws = false;
+    std::vector<int32_t> ref(o.size());
+    try {
+      for (size_t i = 0; i < o.size(); ++i) ref[i] = mul_i32(pa[i], pb[i], shift);
+    } catch (const Error&) {
+      ref_throws = true;
+    }
+    if (ref_throws) {
+      EXPECT_THROW(mul_i32_run(pa, 1, pb, 1, o.data(), 50000, shift), Error) << shift;
+    } else {
+      mul_i32_run(pa, 1, pb, 1, o.data(), 50000, shift);
+      EXPECT_EQ(o, ref) << shift;
+    }
+  }
+  const int32_t big = INT32_MAX, one = 1;
+  EXPECT_THROW(add_i32_run(&big, 0, &one, 0, o.data(), 3), Error);
+  EXPECT_THROW(mul_i32_run(&big, 0, &one, 0, o.data(), 3, 64), Error);
+}
+
+TEST(IntegerElementwise, QuantizeDequantizeEqualPerElementFunctions) {
+  std::vector<float> x;
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> dist(-3e5f, 3e5f);
+  for (int i = 0; i < 20000; ++i) x.push_back(dist(rng) * (i % 3 == 0 ? 1e-4f : 1.0f));
+  for (const float v : {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, -0.0f, 8388607.5f, 4194304.5f, -4194304.5f, 1e30f, -1e30f,
+                        std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                        std::numeric_limits<float>::quiet_NaN(), 16777217.0f})
+    x.push_back(v);
+  const int64_t n = static_cast<int64_t>(x.size());
+  for (const float scale : {1.0f, 0.01f, 0.37f, 3e-5f}) {
+    const float inv = per_tensor_inv_scale(scale);
+    std::vector<int8_t> q8(x.size());
+    std::vector<int16_t> q16(x.size());
+    std::vector<int32_t> q32(x.size());
+    quantize_tensor(x.data(), q8.data(), n, inv, -3, -128, 127);
+    quantize_tensor(x.data(), q16.data(), n, inv, 0, -32767, 32767);
+    quantize_tensor(x.data(), q32.data(), n, inv, 0, INT32_MIN, INT32_MAX);
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(q8[i], quantize_value(x[i], inv, -3, -128, 127)) << x[i];
+      ASSERT_EQ(q16[i], quantize_value(x[i], inv, 0, -32767, 32767)) << x[i];
+      ASSERT_EQ(q32[i], quantize_value(x[i], inv, 0, INT32_MIN, INT32_MAX)) << x[i];
+    }
+    std::vector<float> d(x.size());
+    dequantize_tensor(q16.data(), d.data(), n, scale, 0);
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(std::memcmp(&d[i], &(const float&)dequantize_value(q16[i], scale, 0), 4), 0);
+    dequantize_tensor(q8.data(), d.data(), n, scale, -3);
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(d[i], dequantize_value(q8[i], scale, -3));
+  }
+}
+
+// IntLinear through the executor equals dot + bias per element on odd shapes, for 1 and 2
+// threads.
+TEST(IntegerKernels, IntLinearEqualsPerElementOracle) {
+  for (const bool wide : {false, true})
+    for (const int64_t n_in : {1, 7, 172})
+      for (const int64_t n_out : {3, 172}) {
+        const int64_t rows = 5;
+        Graph g;
+        const ValueId x = g.add_input("x", wide ? DType::I16 : DType::I8, {rows, n_in});
+        const Tensor w = random_ints<int8_t>({n_out, n_in}, -127, 127, 31);
+        const Tensor bias = wide ? random_ints<int64_t>({n_out}, -100000, 100000, 32) : random_ints<int32_t>({n_out}, -100000, 100000, 32);
+        const ValueId izp = wide ? scalar_const<int16_t>(g, "xzp", 0) : scalar_const<int8_t>(g, "xzp", -9);
+        g.add_output("y", g.add_node(OpKind::IntLinear, "lin",
+                                     {x, g.add_constant("w", w), g.add_constant("b", bias), izp, scalar_const<int8_t>(g, "wzp", 0)}));
+        const Tensor in = wide ? random_ints<int16_t>({rows, n_in}, -32768, 32767, 33) : random_ints<int8_t>({rows, n_in}, -128, 127, 33);
+        for (const int threads : {1, 2}) {
+          const Tensor y = run(g, {{"x", in}}, threads).at("y");
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t o = 0; o < n_out; ++o) {
+              if (wide)
+                ASSERT_EQ(y.data<int64_t>()[r * n_out + o],
+                          add_bias_i48(dot_i16_i8(in.data<int16_t>() + r * n_in, w.data<int8_t>() + o * n_in, n_in), bias.data<int64_t>()[o]));
+              else
+                ASSERT_EQ(y.data<int32_t>()[r * n_out + o],
+                          add_bias_i32(dot_i8(in.data<int8_t>() + r * n_in, w.data<int8_t>() + o * n_in, n_in, -9, 0), bias.data<int32_t>()[o]));
+            }
+        }
+      }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "tosa/serialize.h"
 #include "tosa_generated.h"
@@ -186,7 +187,7 @@ TEST(TosaSerialize, ShapesAreInt64AndConstShapeIs75) {
 nlohmann::json flatc_json(const std::vector<uint8_t>& bytes, const std::string& stem) {
   const fs::path dir = temp_dir();
   const fs::path file = dir / (stem + ".tosa");
-  write_file_atomic(file, bytes);
+  l2n::write_file_atomic(file, bytes);
   const std::string cmd = std::string(LLM2NPU_FLATC) + " --json --strict-json --raw-binary -o '" + dir.string() +
                           "' '" + LLM2NPU_TOSA_SCHEMA + "' -- '" + file.string() + "' 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "cli/common.h"
+#include "cli/quant_args.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "eval/perplexity.h"
@@ -20,43 +21,10 @@ struct EvalArgs {
   int64_t max_chunks = 0;
   bool json = false;
   bool no_progress = false;
-  // Quantization (all optional; --quantize enables it).
-  std::string quantize;
-  std::string scope = "linear";  // full is not lowered yet
-  std::string calibration_text;
-  std::string calibration_data;  // a prompt: greedy self-continuation (upstream method)
-  int64_t calibration_limit = 4;
-  int64_t calibration_seq_length = 0;  // 0 = --ctx
+  QuantArgs quant;  // --quantize enables it; --scope defaults to full
   bool compare_fp32 = false;
   std::string report_path;
 };
-
-// Calibrates the recipe of --quantize/--scope on the calibration text or prompt.
-std::shared_ptr<const quant::QuantRecipe> calibrate_from_args(const EvalArgs& args, const model::Model& model,
-                                                              const tokenizer::Tokenizer& tok,
-                                                              std::vector<std::vector<int32_t>>& samples) {
-  const quant::ModeConfig& mode = quant::find_quant_mode(args.quantize, "--quantize");
-  const quant::QuantScope scope = quant::parse_quant_scope(args.scope, "--scope");
-  const int64_t length = args.calibration_seq_length > 0 ? args.calibration_seq_length : args.context;
-  std::string how;
-  if (!args.calibration_text.empty()) {
-    std::vector<int32_t> tokens = tok.encode(read_text_file(args.calibration_text), false);
-    samples = quant::calibration_samples_from_tokens(tokens, length, args.calibration_limit, tok.bos_id());
-    how = fmt::format("{} samples x {} tokens (BOS first) from the start of {}", samples.size(), length,
-                      args.calibration_text);
-  } else {
-    const std::string prompt = args.calibration_data.empty() ? "Once upon a time" : args.calibration_data;
-    samples = {quant::greedy_continuation(model, tok.encode(prompt, true), length, args.model.threads)};
-    how = fmt::format("greedy self-continuation of the prompt \"{}\" to {} tokens", prompt, samples[0].size());
-  }
-  quant::CalibrationOptions options;
-  options.seq_length = length;
-  options.threads = args.model.threads;
-  options.progress = !args.no_progress;
-  auto recipe = std::make_shared<quant::QuantRecipe>(quant::calibrate(model, mode, scope, samples, options));
-  recipe->calibration = how;
-  return recipe;
-}
 
 void run_eval(const EvalArgs& args) {
   const model::Model model = args.model.load(args.context);
@@ -69,7 +37,8 @@ void run_eval(const EvalArgs& args) {
   runtime::SessionOptions session_options;
   session_options.threads = args.model.threads;
   std::vector<std::vector<int32_t>> samples;
-  if (!args.quantize.empty()) session_options.quantization = calibrate_from_args(args, model, *tok, samples);
+  session_options.quantization =
+      args.quant.calibrate(model, *tok, args.context, args.model.threads, !args.no_progress, samples);
   eval::PerplexityOptions options;
   options.context = args.context;
   options.bos_id = tok->bos_id();
@@ -104,8 +73,8 @@ void run_eval(const EvalArgs& args) {
                 {"seconds", r.seconds},
                 {"tokens_per_second", r.tokens_per_second}};
     if (session_options.quantization) {
-      doc["quantize"] = args.quantize;
-      doc["scope"] = args.scope;
+      doc["quantize"] = args.quant.quantize;
+      doc["scope"] = args.quant.scope;
       doc["calibration"] = session_options.quantization->calibration;
     }
     if (fp32) {
@@ -116,7 +85,7 @@ void run_eval(const EvalArgs& args) {
     return;
   }
   if (session_options.quantization)
-    fmt::print("quantized {} scope {}; calibration: {}\n", args.quantize, args.scope,
+    fmt::print("quantized {} scope {}; calibration: {}\n", args.quant.quantize, args.quant.scope,
                session_options.quantization->calibration);
   if (fp32)
     fmt::print("FP32 perplexity {:.4f}; quantized is {:+.3f} %\n", fp32->perplexity,
@@ -140,16 +109,7 @@ void register_eval(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", args->json, "Print one JSON object instead of text");
   cmd->add_flag("--no-progress", args->no_progress, "No progress bar on stderr");
-  cmd->add_option("--quantize", args->quantize, "Evaluate the quantized model: " + quant::quant_mode_names());
-  cmd->add_option("--scope", args->scope, "Quantize scope: full | linear")->capture_default_str();
-  cmd->add_option("--calibration-text", args->calibration_text, "Calibrate on samples of this text file")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--calibration-data", args->calibration_data,
-                  "Calibrate on the greedy continuation of this prompt (default when no text: \"Once upon a time\")");
-  cmd->add_option("--calibration-limit", args->calibration_limit, "Calibration samples from the text")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--calibration-seq-length", args->calibration_seq_length,
-                  "Tokens per calibration sample (default: --ctx)")->check(CLI::NonNegativeNumber);
+  args->quant.add_to(*cmd);
   cmd->add_flag("--compare-fp32", args->compare_fp32, "Also evaluate the FP32 model and report the difference");
   cmd->add_option("--report", args->report_path, "Write the per-tensor quantization report (JSON) here");
   cmd->callback([args] { run_eval(*args); });

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cli/common.h"
+#include "cli/quant_args.h"
 #include "core/error.h"
 #include "eval/generate.h"
 #include "runtime/session.h"
@@ -21,6 +22,7 @@ struct GenerateArgs {
   std::optional<uint64_t> seed;
   bool no_bos = false;
   bool json = false;
+  QuantArgs quant;  // --quantize: generate with the integer model
 };
 
 void run_generate(const GenerateArgs& args) {
@@ -29,6 +31,11 @@ void run_generate(const GenerateArgs& args) {
   runtime::SessionOptions session_options;
   session_options.threads = args.model.threads;
   session_options.max_context = args.context;
+  // Calibrated at the context the session decodes with (the decode step's softmax and
+  // RoPE ranges depend on it), unless --calibration-seq-length says otherwise.
+  std::vector<std::vector<int32_t>> samples;
+  session_options.quantization = args.quant.calibrate(
+      model, *tok, args.context > 0 ? args.context : model.config.max_seq_len, args.model.threads, !args.json, samples);
   runtime::Session session(model, session_options);
 
   eval::GenerateOptions options;
@@ -95,6 +102,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--seed", args->seed, "Random seed (default: random, printed at the end)");
   cmd->add_flag("--no-bos", args->no_bos, "Do not prepend BOS to the prompt");
   cmd->add_flag("--json", args->json, "Print one JSON object with ids, text and timings instead of streaming");
+  args->quant.add_to(*cmd);
   cmd->callback([args] { run_generate(*args); });
 }
 

@@ -35,5 +35,7 @@ void register_inspect(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_config(CLI::App& app);
 void register_tosa(CLI::App& app);
+void register_export(CLI::App& app);
+void register_make_model(CLI::App& app);
 
 }  // namespace l2n::cli

@@ -7,9 +7,12 @@
 #include <exception>
 
 #include "cli/common.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 int main(int argc, char** argv) {
+  // An interrupted write must not leave temporary files behind (core/atomic_file.h).
+  l2n::install_interrupt_cleanup();
   CLI::App app{"llm2npu: run Llama-family checkpoints and export them for Arm NPUs (Ethos-U, TOSA, VGF)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "llm2npu 0.1.0");
@@ -19,6 +22,8 @@ int main(int argc, char** argv) {
   l2n::cli::register_tokenize(app);
   l2n::cli::register_config(app);
   l2n::cli::register_tosa(app);
+  l2n::cli::register_export(app);
+  l2n::cli::register_make_model(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -15,7 +15,7 @@ std::string stop_reason_name(StopReason reason) {
   return "?";
 }
 
-GenerateResult generate(runtime::Session& session, const tokenizer::Tokenizer& tokenizer,
+GenerateResult generate(runtime::Runner& session, const tokenizer::Tokenizer& tokenizer,
                         std::vector<int32_t> prompt_ids, const GenerateOptions& options,
                         const std::function<void(const std::string&)>& on_text) {
   using clock = std::chrono::steady_clock;

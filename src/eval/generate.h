@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "runtime/sampler.h"
-#include "runtime/session.h"
+#include "runtime/runner.h"
 #include "tokenizer/tokenizer.h"
 
 namespace l2n::eval {
@@ -35,8 +35,14 @@ struct GenerateResult {
 };
 
 // `on_text` receives each piece of decoded text as soon as it is complete (streaming).
-GenerateResult generate(runtime::Session& session, const tokenizer::Tokenizer& tokenizer,
+GenerateResult generate(runtime::Runner& session, const tokenizer::Tokenizer& tokenizer,
                         std::vector<int32_t> prompt_ids, const GenerateOptions& options,
                         const std::function<void(const std::string&)>& on_text = {});
+inline GenerateResult generate(runtime::Session& session, const tokenizer::Tokenizer& tokenizer,
+                               std::vector<int32_t> prompt_ids, const GenerateOptions& options,
+                               const std::function<void(const std::string&)>& on_text = {}) {
+  runtime::SessionRunner runner(session);
+  return generate(runner, tokenizer, std::move(prompt_ids), options, on_text);
+}
 
 }  // namespace l2n::eval

@@ -17,7 +17,7 @@ double negative_log_likelihood(std::span<const float> logits, int32_t target) {
   return -(static_cast<double>(logits[static_cast<size_t>(target)] - max_logit) - std::log(sum));
 }
 
-PerplexityResult chunked_perplexity(runtime::Session& session, std::span<const int32_t> tokens,
+PerplexityResult chunked_perplexity(runtime::Runner& session, std::span<const int32_t> tokens,
                                     const PerplexityOptions& options) {
   const int64_t ctx = options.context;
   if (ctx < 4) fail_usage("the evaluation context must be at least 4 tokens (got {})", ctx);

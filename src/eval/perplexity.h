@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <span>
 
-#include "runtime/session.h"
+#include "runtime/runner.h"
 
 namespace l2n::eval {
 
@@ -29,8 +29,13 @@ struct PerplexityResult {
   double tokens_per_second = 0;  // tokens run through the model (chunks × context) per second
 };
 
-PerplexityResult chunked_perplexity(runtime::Session& session, std::span<const int32_t> tokens,
+PerplexityResult chunked_perplexity(runtime::Runner& session, std::span<const int32_t> tokens,
                                     const PerplexityOptions& options);
+inline PerplexityResult chunked_perplexity(runtime::Session& session, std::span<const int32_t> tokens,
+                                           const PerplexityOptions& options) {
+  runtime::SessionRunner runner(session);
+  return chunked_perplexity(runner, tokens, options);
+}
 
 // -log softmax(logits)[target], with the sum in double as llama.cpp does.
 double negative_log_likelihood(std::span<const float> logits, int32_t target);

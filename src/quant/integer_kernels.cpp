@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <omp.h>
+
 #include <cstring>
 #include <exception>
 #include <mutex>
 
 #include "core/error.h"
+#include "quant/integer_elementwise.h"
+#include "quant/integer_gemm.h"
 #include "quant/integer_ops.h"
 #include "quant/qparams.h"
 
@@ -17,21 +21,43 @@ using graph::Node;
 using graph::OpKind;
 
 // Runs body(i) for i in [0, n) on the OpenMP threads. An exception must not leave an
-// OpenMP region, so the first one is kept and rethrown after the loop.
+// OpenMP region, so the first one is kept and rethrown after the loop. Small loops run on
+// the calling thread (a fork/join costs more than they do), and each thread runs one
+// contiguous chunk under one try block, stopping at its first exception.
 template <typename F>
 void parallel_for(int64_t n, F&& body) {
+  constexpr int64_t kSerialBelow = 4096;
+  if (n < kSerialBelow) {
+    for (int64_t i = 0; i < n; ++i) body(i);
+    return;
+  }
   std::exception_ptr error;
   std::mutex mutex;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
     try {
-      body(i);
+      for (int64_t i = begin; i < end; ++i) body(i);
     } catch (...) {
       std::lock_guard lock(mutex);
       if (!error) error = std::current_exception();
     }
   }
   if (error) std::rethrow_exception(error);
+}
+
+// Calls f.template operator()<T>() with the storage type of an integer tensor dtype, so
+// that loops are compiled per type instead of switching on the dtype per element.
+template <typename F>
+decltype(auto) dispatch_int(DType d, F&& f) {
+  switch (d) {
+    case DType::I8: return f.template operator()<int8_t>();
+    case DType::I16: return f.template operator()<int16_t>();
+    case DType::I32: return f.template operator()<int32_t>();
+    case DType::I64: return f.template operator()<int64_t>();
+    default: fail("internal: integer kernel given a {} tensor", dtype_name(d));
+  }
 }
 
 int64_t load_int(const Tensor& t, int64_t i) {
@@ -44,8 +70,9 @@ int64_t load_int(const Tensor& t, int64_t i) {
   }
 }
 
-// Stores a value already known to fit `t`'s dtype.
-void store_int(Tensor& t, int64_t i, int64_t v) {
+// Stores a value already known to fit `t`'s dtype. (Kept for per-element kernels; the fast
+// kernels above dispatch on the dtype once.)
+[[maybe_unused]] void store_int(Tensor& t, int64_t i, int64_t v) {
   switch (t.dtype()) {
     case DType::I8: t.mutable_data<int8_t>()[i] = static_cast<int8_t>(v); return;
     case DType::I16: t.mutable_data<int16_t>()[i] = static_cast<int16_t>(v); return;
@@ -101,30 +128,60 @@ struct Broadcast {
   }
 };
 
+// Calls run(a_offset, a_step, b_offset, b_step, out_offset, n) for each run of output
+// elements along the innermost axis (steps 0 for an operand broadcast along it, else 1), so
+// the broadcast offsets are computed once per run instead of per element.
+template <typename Run>
+void for_each_run(const Shape& a, const Shape& b, const Shape& out, Run&& run) {
+  const int64_t total = shape_numel(out);
+  if (a == out && b == out) {
+    run(0, 1, 0, 1, 0, total);
+    return;
+  }
+  const Broadcast bc(a, b, out);
+  const int64_t inner = out.empty() ? 1 : out.back();
+  const int64_t a_step = out.empty() ? 0 : bc.a_strides.back(), b_step = out.empty() ? 0 : bc.b_strides.back();
+  for (int64_t start = 0; inner > 0 && start < total; start += inner) {
+    const auto [ao, bo] = bc.offsets(start);
+    run(ao, a_step, bo, b_step, start, inner);
+  }
+}
+
 template <typename Op>
 Tensor binary_i32(const Node& node, const std::vector<Tensor>& in, Op op) {
   Tensor out(DType::I32, node.shape);
-  const Broadcast bc(in[0].shape(), in[1].shape(), node.shape);
   const int32_t* a = in[0].data<int32_t>();
   const int32_t* b = in[1].data<int32_t>();
   int32_t* o = out.mutable_data<int32_t>();
-  const bool same = in[0].shape() == node.shape && in[1].shape() == node.shape;
-  parallel_for(out.numel(), [&](int64_t i) {
-    if (same) {
-      o[i] = op(a[i], b[i]);
-    } else {
-      const auto [ai, bi] = bc.offsets(i);
-      o[i] = op(a[ai], b[bi]);
-    }
-  });
+  for_each_run(in[0].shape(), in[1].shape(), node.shape,
+               [&](int64_t ao, int64_t as, int64_t bo, int64_t bs, int64_t oo, int64_t n) {
+                 parallel_for(n, [&](int64_t i) { o[oo + i] = op(a[ao + i * as], b[bo + i * bs]); });
+               });
   return out;
 }
 
-Tensor add_kernel(const Node& node, const std::vector<Tensor>& in) { return binary_i32(node, in, add_i32); }
-Tensor sub_kernel(const Node& node, const std::vector<Tensor>& in) { return binary_i32(node, in, sub_i32); }
+// As binary_i32 with a whole-run kernel of integer_elementwise.h (fast loop, exact REQUIREs).
+template <typename RunFn>
+Tensor binary_i32_runs(const Node& node, const std::vector<Tensor>& in, RunFn run_fn) {
+  Tensor out(DType::I32, node.shape);
+  const int32_t* a = in[0].data<int32_t>();
+  const int32_t* b = in[1].data<int32_t>();
+  int32_t* o = out.mutable_data<int32_t>();
+  for_each_run(in[0].shape(), in[1].shape(), node.shape,
+               [&](int64_t ao, int64_t as, int64_t bo, int64_t bs, int64_t oo, int64_t n) {
+                 run_fn(a + ao, as, b + bo, bs, o + oo, n);
+               });
+  return out;
+}
+
+Tensor add_kernel(const Node& node, const std::vector<Tensor>& in) { return binary_i32_runs(node, in, add_i32_run); }
+Tensor sub_kernel(const Node& node, const std::vector<Tensor>& in) { return binary_i32_runs(node, in, sub_i32_run); }
 Tensor mul_kernel(const Node& node, const std::vector<Tensor>& in) {
   const int shift = static_cast<int>(scalar_int(in[2]));
-  return binary_i32(node, in, [shift](int32_t a, int32_t b) { return mul_i32(a, b, shift); });
+  return binary_i32_runs(node, in,
+                         [shift](const int32_t* a, int64_t sa, const int32_t* b, int64_t sb, int32_t* o, int64_t n) {
+                           mul_i32_run(a, sa, b, sb, o, n, shift);
+                         });
 }
 
 Tensor neg_kernel(const Node& node, const std::vector<Tensor>& in) {
@@ -132,7 +189,17 @@ Tensor neg_kernel(const Node& node, const std::vector<Tensor>& in) {
   Tensor out(node.dtype, node.shape);
   const int64_t x_zp = scalar_int(in[1]), out_zp = scalar_int(in[2]);
   const QDType t = qdtype_of(node.dtype);
-  parallel_for(out.numel(), [&](int64_t i) { store_int(out, i, clip_to(-(load_int(in[0], i) - x_zp) + out_zp, t)); });
+  const int64_t lo = qdtype_min(t), hi = qdtype_max(t), n = out.numel();
+  dispatch_int(in[0].dtype(), [&]<typename I>() {
+    dispatch_int(node.dtype, [&]<typename O>() {
+      const I* x = in[0].data<I>();
+      O* o = out.mutable_data<O>();
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t v = -(static_cast<int64_t>(x[i]) - x_zp) + out_zp;
+        o[i] = static_cast<O>(v < lo ? lo : v > hi ? hi : v);
+      }
+    });
+  });
   return out;
 }
 
@@ -165,11 +232,17 @@ Tensor reduce_sum_kernel(const Node& node, const std::vector<Tensor>& in) {
 Tensor reduce_max_kernel(const Node& node, const std::vector<Tensor>& in) {
   const ReduceLayout l(in[0].shape(), node.attrs.axis);
   Tensor out(node.dtype, node.shape);
-  parallel_for(l.outer * l.inner, [&](int64_t r) {
-    const int64_t i = r / l.inner, j = r % l.inner;
-    int64_t best = load_int(in[0], i * l.extent * l.inner + j);
-    for (int64_t k = 1; k < l.extent; ++k) best = std::max(best, load_int(in[0], (i * l.extent + k) * l.inner + j));
-    store_int(out, r, best);
+  dispatch_int(in[0].dtype(), [&]<typename I>() {
+    dispatch_int(node.dtype, [&]<typename O>() {
+      const I* x = in[0].data<I>();
+      O* o = out.mutable_data<O>();
+      parallel_for(l.outer * l.inner, [&](int64_t r) {
+        const int64_t i = r / l.inner, j = r % l.inner;
+        I best = x[i * l.extent * l.inner + j];
+        for (int64_t k = 1; k < l.extent; ++k) best = std::max(best, x[(i * l.extent + k) * l.inner + j]);
+        o[r] = static_cast<O>(best);
+      });
+    });
   });
   return out;
 }
@@ -182,15 +255,18 @@ Tensor quantize_kernel(const Node& node, const std::vector<Tensor>& in) {
   const float inv = per_tensor_inv_scale(a.scale);
   Tensor out(node.dtype, node.shape);
   const float* x = in[0].data<float>();
-  parallel_for(out.numel(), [&](int64_t i) { store_int(out, i, quantize_value(x[i], inv, a.zero_point, qmin, qmax)); });
+  dispatch_int(node.dtype, [&]<typename O>() {
+    quantize_tensor(x, out.mutable_data<O>(), out.numel(), inv, a.zero_point, qmin, qmax);
+  });
   return out;
 }
 
 Tensor dequantize_kernel(const Node& node, const std::vector<Tensor>& in) {
   Tensor out(DType::F32, node.shape);
   float* o = out.mutable_data<float>();
-  parallel_for(out.numel(),
-               [&](int64_t i) { o[i] = dequantize_value(load_int(in[0], i), node.attrs.scale, node.attrs.zero_point); });
+  dispatch_int(in[0].dtype(), [&]<typename I>() {
+    dequantize_tensor(in[0].data<I>(), o, out.numel(), node.attrs.scale, node.attrs.zero_point);
+  });
   return out;
 }
 
@@ -207,12 +283,13 @@ Tensor rescale_kernel(const Node& node, const std::vector<Tensor>& in) {
     m[c].multiplier = static_cast<int32_t>(load_int(in[1], static_cast<int64_t>(c)));
     m[c].shift = static_cast<int8_t>(load_int(in[2], static_cast<int64_t>(c)));
   }
-  validate_rescale(attrs, m);
-  const int64_t channels = static_cast<int64_t>(m.size());
   Tensor out(node.dtype, node.shape);
-  parallel_for(out.numel(), [&](int64_t i) {
-    const ScaleMultiplier& mc = m[static_cast<size_t>(channels == 1 ? 0 : i % channels)];
-    store_int(out, i, rescale(load_int(in[0], i), mc, attrs));
+  // rescale_tensor validates once, then runs per type with the channel multipliers hoisted.
+  dispatch_int(in[0].dtype(), [&]<typename I>() {
+    dispatch_int(node.dtype, [&]<typename O>() {
+      if constexpr (std::is_same_v<O, int64_t>) fail("internal: RESCALE cannot produce int48");
+      else rescale_tensor(in[0].data<I>(), out.mutable_data<O>(), out.numel(), m, attrs);
+    });
   });
   return out;
 }
@@ -222,15 +299,11 @@ Tensor table_kernel(const Node& node, const std::vector<Tensor>& in) {
   if (in[0].dtype() == DType::I8) {
     TableI8 table;
     std::copy_n(in[1].data<int8_t>(), 256, table.begin());
-    const int8_t* x = in[0].data<int8_t>();
-    int8_t* o = out.mutable_data<int8_t>();
-    parallel_for(out.numel(), [&](int64_t i) { o[i] = lookup_i8(x[i], table); });
+    table_i8_tensor(in[0].data<int8_t>(), out.mutable_data<int8_t>(), out.numel(), table);
   } else {
     TableI16 table;
     std::copy_n(in[1].data<int16_t>(), 513, table.begin());
-    const int16_t* x = in[0].data<int16_t>();
-    int32_t* o = out.mutable_data<int32_t>();
-    parallel_for(out.numel(), [&](int64_t i) { o[i] = lookup_i16(x[i], table); });
+    table_i16_tensor(in[0].data<int16_t>(), out.mutable_data<int32_t>(), out.numel(), table);
   }
   return out;
 }
@@ -243,17 +316,14 @@ Tensor int_linear_kernel(const Node& node, const std::vector<Tensor>& in) {
   const int32_t w_zp = static_cast<int32_t>(scalar_int(in[4]));
   Tensor out(node.dtype, node.shape);
   const int8_t* wd = w.data<int8_t>();
-  parallel_for(rows * n_out, [&](int64_t r) {
-    const int64_t row = r / n_out, o = r % n_out;
-    if (x.dtype() == DType::I8) {
-      const int32_t acc = dot_i8(x.data<int8_t>() + row * n_in, wd + o * n_in, n_in, x_zp, w_zp);
-      out.mutable_data<int32_t>()[r] = add_bias_i32(acc, in[2].data<int32_t>()[o]);
-    } else {
-      if (x_zp != 0) fail("internal: int16 input with zero point {}", x_zp);
-      const int64_t acc = dot_i16_i8(x.data<int16_t>() + row * n_in, wd + o * n_in, n_in, w_zp);
-      out.mutable_data<int64_t>()[r] = add_bias_i48(acc, in[2].data<int64_t>()[o]);
-    }
-  });
+  if (x.dtype() == DType::I8) {
+    int32_t* o = out.mutable_data<int32_t>();
+    gemm_i8(x.data<int8_t>(), wd, rows, n_out, n_in, x_zp, w_zp, o, in[2].data<int32_t>());
+  } else {
+    if (x_zp != 0 && rows * n_out > 0) fail("internal: int16 input with zero point {}", x_zp);
+    int64_t* o = out.mutable_data<int64_t>();
+    gemm_i16_i8(x.data<int16_t>(), wd, rows, n_out, n_in, w_zp, o, in[2].data<int64_t>());
+  }
   return out;
 }
 
@@ -267,27 +337,9 @@ Tensor int_matmul_kernel(const Node& node, const std::vector<Tensor>& in) {
   const int32_t b_zp = static_cast<int32_t>(scalar_int(in[3]));
   const bool i8 = a.dtype() == DType::I8;
   if (!i8 && (a_zp != 0 || b_zp != 0)) fail("internal: int16 matmul with non-zero zero points");
-  // b transposed per batch so that each output element is one contiguous dot product.
-  const size_t elem = i8 ? 1 : 2;
-  std::vector<uint8_t> bt(static_cast<size_t>(b.numel()) * elem);
-  const uint8_t* bsrc = static_cast<const uint8_t*>(b.raw());
-  for (int64_t bi = 0; bi < batch; ++bi)
-    for (int64_t r = 0; r < k; ++r)
-      for (int64_t c = 0; c < n; ++c)
-        std::memcpy(&bt[((bi * n + c) * k + r) * elem], bsrc + ((bi * k + r) * n + c) * elem, elem);
   Tensor out(node.dtype, node.shape);
-  parallel_for(batch * m * n, [&](int64_t idx) {
-    const int64_t bi = idx / (m * n), row = (idx / n) % m, col = idx % n;
-    if (i8) {
-      const int8_t* ap = a.data<int8_t>() + (bi * m + row) * k;
-      const int8_t* bp = reinterpret_cast<const int8_t*>(bt.data()) + (bi * n + col) * k;
-      out.mutable_data<int32_t>()[idx] = dot_i8(ap, bp, k, a_zp, b_zp);
-    } else {
-      const int16_t* ap = a.data<int16_t>() + (bi * m + row) * k;
-      const int16_t* bp = reinterpret_cast<const int16_t*>(bt.data()) + (bi * n + col) * k;
-      out.mutable_data<int64_t>()[idx] = dot_i16_i16(ap, bp, k);
-    }
-  });
+  if (i8) matmul_i8(a.data<int8_t>(), b.data<int8_t>(), batch, m, k, n, a_zp, b_zp, out.mutable_data<int32_t>());
+  else matmul_i16(a.data<int16_t>(), b.data<int16_t>(), batch, m, k, n, out.mutable_data<int64_t>());
   return out;
 }
 

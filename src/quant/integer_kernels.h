@@ -3,8 +3,9 @@
 // through exec::ExecOptions::extra_kernels.
 //
 // Contract: each kernel computes, element by element, the TOSA 1.0 operator it stands for,
-// using only the functions of quant/integer_ops.h (the one definition of the integer
-// semantics): no float arithmetic except in Quantize/Dequantize, which are the CPU
+// by the functions of quant/integer_ops.h (the one definition of the integer semantics) or
+// the whole-tensor kernels of integer_gemm.h / integer_elementwise.h, which are tested to be
+// bit-exact to them and report the same REQUIRE failures: no float arithmetic except in Quantize/Dequantize, which are the CPU
 // boundary of a quantized island (qparams.h quantize_value/dequantize_value). Results are
 // bit-exact and independent of the thread count (every element is computed on its own; no
 // reduction is split across threads). A TOSA REQUIRE that fails throws "internal: ...".

@@ -29,8 +29,6 @@ bool is_data_movement(OpKind op) {
   return op == OpKind::Reshape || op == OpKind::Transpose || op == OpKind::Slice;
 }
 
-DType dtype_of(QDType t) { return storage_dtype(t); }
-
 exec::ExecOptions fp32_options(int threads) {
   exec::ExecOptions o;
   o.threads = threads;
@@ -43,27 +41,142 @@ std::string weight_key(const std::string& weight_name) { return weight_name + "#
 
 // ---- annotate -----------------------------------------------------------------------------
 
+namespace {
+
+// Ops the full scope lowers to integers (convert.cpp has one lowering per kind).
+bool full_scope_supports(OpKind op) {
+  switch (op) {
+    case OpKind::Linear: case OpKind::MatMul: case OpKind::Add: case OpKind::Sub: case OpKind::Mul:
+    case OpKind::Neg: case OpKind::Rsqrt: case OpKind::Silu: case OpKind::Exp: case OpKind::Reciprocal:
+    case OpKind::ReduceSum: case OpKind::ReduceMean: case OpKind::ReduceMax: case OpKind::Softmax:
+    case OpKind::Gather: case OpKind::Reshape: case OpKind::Transpose: case OpKind::Slice: case OpKind::Concat:
+    case OpKind::CacheUpdate: return true;
+    default: return false;
+  }
+}
+
+bool is_table_op(OpKind op) {
+  return op == OpKind::Rsqrt || op == OpKind::Silu || op == OpKind::Exp || op == OpKind::Reciprocal;
+}
+
+// Operand k of a quantized op that must arrive as int8/int16 with its own parameters
+// (TOSA CONV2D/MATMUL/TABLE/SCATTER inputs); the other operands take any integer form.
+bool needs_quantized_operand(const Node& n, size_t k) {
+  switch (n.op) {
+    case OpKind::Linear: return k == 0;
+    case OpKind::MatMul: return true;
+    case OpKind::CacheUpdate: return k < 2;
+    default: return is_table_op(n.op);
+  }
+}
+
+}  // namespace
+
+bool is_full_scope_data_movement(OpKind op) { return is_data_movement(op) || op == OpKind::Concat; }
+
 Annotation annotate(const Graph& graph, QuantScope scope) {
-  if (scope == QuantScope::Full)
-    fail("quantize scope 'full' is not implemented yet (use --scope linear)");
   const auto& nodes = graph.nodes();
   Annotation a;
   a.quantized.assign(nodes.size(), false);
   a.shares.assign(nodes.size(), -1);
+  a.is_static.assign(nodes.size(), false);
+  a.wants_quantized.assign(nodes.size(), false);
+  a.wants_any.assign(nodes.size(), false);
   std::vector<bool> observed(nodes.size(), false);
+  if (scope == QuantScope::Linear) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const Node& n = nodes[i];
+      if (n.op == OpKind::Linear) {
+        a.quantized[i] = true;
+        observed[i] = true;
+        observed[n.inputs[0].index] = true;
+        a.weights.push_back(graph.node(n.inputs[1]).name);
+      } else if (is_data_movement(n.op) && a.quantized[n.inputs[0].index]) {
+        // Pure data movement after a quantized value: stays in integers with its params.
+        a.quantized[i] = true;
+        const int32_t src = n.inputs[0].index;
+        a.shares[i] = a.shares[src] >= 0 ? a.shares[src] : src;
+      }
+    }
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (observed[i]) a.observed.push_back(nodes[i].name);
+    return a;
+  }
+
+  // Full scope. Static values (constants, and rows gathered from constant tables by
+  // input_pos, e.g. the decode step's RoPE and mask rows) are not activations: their
+  // consumers quantize them as constants, so they need no observer.
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& n = nodes[i];
-    if (n.op == OpKind::Linear) {
-      a.quantized[i] = true;
-      observed[i] = true;
-      observed[n.inputs[0].index] = true;
-      a.weights.push_back(graph.node(n.inputs[1]).name);
-    } else if (is_data_movement(n.op) && a.quantized[n.inputs[0].index]) {
-      // Pure data movement after a quantized value: stays in integers with its params.
-      a.quantized[i] = true;
-      const int32_t src = n.inputs[0].index;
-      a.shares[i] = a.shares[src] >= 0 ? a.shares[src] : src;
+    if (n.op == OpKind::Constant) {
+      a.is_static[i] = true;
+    } else if (n.op == OpKind::Gather || is_full_scope_data_movement(n.op)) {
+      bool all = true;
+      for (ValueId v : n.inputs) {
+        const Node& in = graph.node(v);
+        all = all && (a.is_static[v.index] || (in.op == OpKind::Input && in.name == "input_pos"));
+      }
+      a.is_static[i] = all && a.is_static[n.inputs[0].index];
     }
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    if (a.is_static[i] || n.op == OpKind::Input || !full_scope_supports(n.op)) continue;
+    a.quantized[i] = true;
+    if (n.op == OpKind::Linear) a.weights.push_back(graph.node(n.inputs[1]).name);
+    // Data movement and the cache update keep the parameters of the value they move.
+    int32_t src = -1;
+    if (is_full_scope_data_movement(n.op)) src = n.inputs[0].index;
+    if (n.op == OpKind::CacheUpdate) src = n.inputs[1].index;
+    if (src >= 0 && a.quantized[src]) a.shares[i] = a.shares[src] >= 0 ? a.shares[src] : src;
+  }
+  // The decode step's cache inputs hold the rows their CacheUpdate writes: integers with
+  // the parameters of those rows.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    if (n.op != OpKind::CacheUpdate || !a.quantized[i]) continue;
+    const int32_t cache = n.inputs[0].index;
+    if (nodes[cache].op == OpKind::Input && nodes[cache].dtype == DType::F32) {
+      a.quantized[cache] = true;
+      a.shares[cache] = a.shares[i];
+    }
+  }
+  // Which form each value's consumers need (propagated backwards through data movement).
+  for (const auto& [name, v] : graph.outputs()) {
+    if (a.quantized[v.index] && nodes[v.index].op == OpKind::CacheUpdate) a.wants_quantized[v.index] = true;
+    else a.wants_any[v.index] = true;
+  }
+  for (size_t i = nodes.size(); i-- > 0;) {
+    const Node& n = nodes[i];
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int32_t src = n.inputs[k].index;
+      if (a.is_static[src]) continue;
+      if (!a.quantized[i]) {
+        a.wants_any[src] = true;
+      } else if (is_full_scope_data_movement(n.op) || (n.op == OpKind::CacheUpdate && k < 2)) {
+        if (n.op == OpKind::CacheUpdate) a.wants_quantized[src] = true;
+        if (a.wants_quantized[i]) a.wants_quantized[src] = true;
+        if (a.wants_any[i]) a.wants_any[src] = true;
+      } else if (needs_quantized_operand(n, k)) {
+        a.wants_quantized[src] = true;
+      } else {
+        a.wants_any[src] = true;
+      }
+    }
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    if (a.is_static[i]) continue;
+    if (!a.quantized[i]) {
+      // A float value read by an integer op is quantized at the island border.
+      bool feeds_integer = false;
+      for (const Node& c : nodes)
+        for (ValueId v : c.inputs) feeds_integer = feeds_integer || (v.index == static_cast<int32_t>(i) && a.quantized[c.output.index]);
+      observed[i] = feeds_integer && n.dtype == DType::F32;  // not the i32 token ids or positions
+      continue;
+    }
+    if (a.shares[i] >= 0 || n.op == OpKind::Softmax || n.op == OpKind::Input) continue;  // softmax: fixed [0, 1]
+    observed[i] = a.wants_quantized[i] || n.op == OpKind::Linear || n.op == OpKind::Gather || is_table_op(n.op);
   }
   for (size_t i = 0; i < nodes.size(); ++i)
     if (observed[i]) a.observed.push_back(nodes[i].name);
@@ -164,175 +277,14 @@ QuantRecipe calibrate(const model::Model& model, const ModeConfig& mode, QuantSc
   }
   bar.finish();
   for (auto& [name, obs] : observers) recipe.params[name] = obs->calculate_qparams();
+  // A softmax output lies in [0, 1] by definition: fixed parameters, no observer (its
+  // observed range would only be narrower where no row was ever confident).
+  if (scope == QuantScope::Full)
+    for (const Node& n : g->nodes())
+      if (n.op == OpKind::Softmax) recipe.params[n.name] = calculate_qparams(0.0f, 1.0f, mode.activation);
   for (auto& [name, obs] : weight_observers) recipe.params[weight_key(name)] = obs->calculate_qparams();
   return recipe;
 }
-
-// ---- convert ------------------------------------------------------------------------------
-
-namespace {
-
-class Converter {
- public:
-  Converter(const Graph& src, const QuantRecipe& recipe)
-      : src_(src), recipe_(recipe), mode_(recipe.mode_config()), ann_(annotate(src, recipe.scope)) {
-    float_of_.assign(src.nodes().size(), ValueId{});
-    q_of_.assign(src.nodes().size(), ValueId{});
-  }
-
-  Graph run() {
-    const auto& nodes = src_.nodes();
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      const Node& n = nodes[i];
-      if (n.op == OpKind::Input) {
-        float_of_[i] = out_.add_input(n.name, n.dtype, n.shape);
-      } else if (n.op == OpKind::Constant) {
-        // emitted on first float use
-      } else if (ann_.quantized[i]) {
-        q_of_[i] = lower(n);
-      } else {
-        std::vector<ValueId> inputs;
-        for (ValueId v : n.inputs) inputs.push_back(float_value(v));
-        float_of_[i] = out_.add_node(n.op, n.name, inputs, n.attrs);
-      }
-    }
-    for (const auto& [name, v] : src_.outputs()) out_.add_output(name, float_value(v));
-    return std::move(out_);
-  }
-
- private:
-  const QuantParams& params(int32_t index) const {
-    const int32_t src = ann_.shares[index] >= 0 ? ann_.shares[index] : index;
-    const std::string& name = src_.nodes()[src].name;
-    auto it = recipe_.params.find(name);
-    if (it == recipe_.params.end()) fail("the quantization recipe has no parameters for '{}'", name);
-    return it->second;
-  }
-
-  ValueId const_int(const std::string& name, DType dtype, std::vector<int64_t> values) {
-    Tensor t(dtype, {static_cast<int64_t>(values.size())});
-    for (size_t k = 0; k < values.size(); ++k) {
-      switch (dtype) {
-        case DType::I8: t.mutable_data<int8_t>()[k] = static_cast<int8_t>(values[k]); break;
-        case DType::I16: t.mutable_data<int16_t>()[k] = static_cast<int16_t>(values[k]); break;
-        case DType::I32: t.mutable_data<int32_t>()[k] = static_cast<int32_t>(values[k]); break;
-        case DType::I64: t.mutable_data<int64_t>()[k] = values[k]; break;
-        default: fail("internal: const_int of {}", dtype_name(dtype));
-      }
-    }
-    return out_.add_constant(name, std::move(t));
-  }
-
-  ValueId float_value(ValueId v) {
-    const int32_t i = v.index;
-    if (float_of_[i].valid()) return float_of_[i];
-    const Node& n = src_.nodes()[i];
-    if (n.op == OpKind::Constant) return float_of_[i] = out_.add_constant(n.name, n.value);
-    if (!q_of_[i].valid()) fail("internal: value '{}' has no converted form", n.name);
-    const QuantParams& qp = params(i);
-    graph::Attrs attrs;
-    attrs.scale = qp.scale();
-    attrs.zero_point = qp.zero_point();
-    return float_of_[i] = out_.add_node(OpKind::Dequantize, n.name + ".dequantize", {q_of_[i]}, attrs);
-  }
-
-  // The integer form of value v with parameters qp.
-  ValueId quantized_value(ValueId v, const QuantParams& qp) {
-    const int32_t i = v.index;
-    if (q_of_[i].valid()) {
-      if (params(i) != qp) fail("internal: '{}' is needed with other parameters", src_.nodes()[i].name);
-      return q_of_[i];
-    }
-    const Node& n = src_.nodes()[i];
-    if (n.op == OpKind::Constant) return q_of_[i] = out_.add_constant(n.name + ".q", quantize(n.value, qp));
-    graph::Attrs attrs;
-    attrs.dtype = dtype_of(qp.dtype);
-    attrs.scale = qp.scale();
-    attrs.zero_point = qp.zero_point();
-    attrs.qmin = qp.qmin;
-    attrs.qmax = qp.qmax;
-    return q_of_[i] = out_.add_node(OpKind::Quantize, n.name + ".quantize", {float_value(v)}, attrs);
-  }
-
-  // RESCALE of x (accumulator or activation) to `out` with real scales[c] per channel.
-  ValueId rescale(ValueId x, const std::vector<double>& scales, bool per_channel, const QuantParams& out,
-                  int32_t x_zp, const std::string& name) {
-    const DType in = out_.node(x).dtype;
-    const bool scale32 = in != DType::I64;
-    std::vector<int64_t> mult, shift;
-    for (double s : scales) {
-      const ScaleMultiplier m = compute_multiplier(s, scale32);
-      mult.push_back(m.multiplier);
-      shift.push_back(m.shift);
-    }
-    graph::Attrs attrs;
-    attrs.dtype = dtype_of(out.dtype);
-    attrs.scale32 = scale32;
-    attrs.per_channel = per_channel;
-    const ValueId m = const_int(name + ".multiplier", scale32 ? DType::I32 : DType::I16, mult);
-    const ValueId sh = const_int(name + ".shift", DType::I8, shift);
-    const ValueId izp = const_int(name + ".input_zp", in, {x_zp});
-    const ValueId ozp = const_int(name + ".output_zp", attrs.dtype, {out.zero_point()});
-    return out_.add_node(OpKind::Rescale, name, {x, m, sh, izp, ozp}, attrs);
-  }
-
-  ValueId lower(const Node& n) {
-    const int32_t self = n.output.index;
-    if (is_data_movement(n.op)) {
-      const ValueId x = quantized_value(n.inputs[0], params(self));
-      return out_.add_node(n.op, n.name, {x}, n.attrs);
-    }
-    if (n.op == OpKind::Linear) return lower_linear(n);
-    fail("internal: no integer lowering for '{}' ({})", n.name, graph::op_name(n.op));
-  }
-
-  ValueId lower_linear(const Node& n) {
-    const QuantParams& in_qp = params(n.inputs[0].index);
-    const QuantParams& out_qp = params(n.output.index);
-    const Node& w = src_.node(n.inputs[1]);
-    auto wit = recipe_.params.find(weight_key(w.name));
-    if (wit == recipe_.params.end()) fail("the quantization recipe has no parameters for weight '{}'", w.name);
-    const QuantParams& w_qp = wit->second;
-    const ValueId x = quantized_value(n.inputs[0], in_qp);
-    std::string wname = w.name + ".qweight";
-    auto cached = weights_.find(wname);
-    if (cached == weights_.end())
-      cached = weights_.emplace(wname, out_.add_constant(wname, quantize(w.value, w_qp))).first;
-    const int64_t channels = w.shape[0];
-    const BiasSpec& bias_spec = mode_.bias;
-    const bool wide = mode_.int16_activations();
-    const QDType bias_type = wide ? QDType::I48 : QDType::I32;
-    const QuantParams b_qp = derive_bias_qparams(in_qp, w_qp, bias_type, bias_spec.qmin, bias_spec.qmax);
-    Tensor bias;
-    if (n.inputs.size() > 2) {
-      bias = quantize(src_.node(n.inputs[2]).value, b_qp);
-    } else {
-      bias = Tensor(storage_dtype(bias_type), {channels});
-      std::memset(bias.mutable_raw(), 0, bias.nbytes());
-    }
-    const ValueId b = out_.add_constant(n.name + ".conv.bias", std::move(bias));
-    const ValueId xzp = const_int(n.name + ".conv.input_zp", dtype_of(in_qp.dtype), {in_qp.zero_point()});
-    const ValueId wzp = const_int(n.name + ".conv.weight_zp", DType::I8, {0});
-    const ValueId acc = out_.add_node(OpKind::IntLinear, n.name + ".conv", {x, cached->second, b, xzp, wzp});
-    std::vector<double> scales;
-    for (int64_t c = 0; c < channels; ++c)
-      scales.push_back(static_cast<double>(in_qp.scale()) * static_cast<double>(w_qp.scale(w_qp.channels() == 1 ? 0 : c)) /
-                       static_cast<double>(out_qp.scale()));
-    return rescale(acc, scales, true, out_qp, 0, n.name);
-  }
-
-  const Graph& src_;
-  const QuantRecipe& recipe_;
-  const ModeConfig& mode_;
-  Annotation ann_;
-  Graph out_;
-  std::vector<ValueId> float_of_, q_of_;
-  std::map<std::string, ValueId> weights_;
-};
-
-}  // namespace
-
-Graph convert(const Graph& graph, const QuantRecipe& recipe) { return Converter(graph, recipe).run(); }
 
 // ---- report -------------------------------------------------------------------------------
 
@@ -344,6 +296,7 @@ struct Energy {
     const float* r = ref.data<float>();
     const float* a = approx.data<float>();
     for (int64_t i = 0; i < ref.numel(); ++i) {
+      if (std::abs(r[i]) >= 1e29f) continue;  // a masked score: saturated on purpose, not signal
       signal += static_cast<double>(r[i]) * r[i];
       const double d = static_cast<double>(r[i]) - a[i];
       noise += d * d;
@@ -369,7 +322,8 @@ QuantReport report(const model::Model& model, const QuantRecipe& recipe,
     const int64_t n = static_cast<int64_t>(sample.size());
     const Graph g = graph::build_full_window(model, n);
     const Annotation a = annotate(g, recipe.scope);
-    const Graph q = convert(g, recipe);
+    ConvertInfo scales;
+    const Graph q = convert(g, recipe, &scales);
     Tensor ids(DType::I32, {n});
     std::copy(sample.begin(), sample.end(), ids.mutable_data<int32_t>());
     std::map<std::string, Tensor> reference;
@@ -381,10 +335,31 @@ QuantReport report(const model::Model& model, const QuantRecipe& recipe,
     });
     exec::Executor(q, integer_exec_options(threads)).run({{"tokens", ids}}, [&](const Node& node, const Tensor& v) {
       auto it = reference.find(node.name);
-      if (it == reference.end() || node.dtype == DType::F32) return;
-      const QuantParams& qp = recipe.params.at(node.name);
+      auto sit = scales.find(node.name);
+      if (it == reference.end() || node.dtype == DType::F32 || sit == scales.end()) return;
+      // The value's own scale: the recipe's parameters, or an int32 intermediate's scale.
+      auto pit = recipe.params.find(node.name);
+      QuantParams qp = pit != recipe.params.end() && static_cast<float>(sit->second.scale) == pit->second.scale()
+                           ? pit->second
+                           : QuantParams::per_tensor(static_cast<float>(sit->second.scale), sit->second.zero_point,
+                                                     node.dtype == DType::I8    ? QDType::I8
+                                                     : node.dtype == DType::I16 ? QDType::I16
+                                                                                : QDType::I32,
+                                                     0, 0);
       act_params[node.name] = qp;
-      energy[node.name].add(it->second, dequantize(v, qp));
+      Tensor deq(DType::F32, v.shape());
+      float* d = deq.mutable_data<float>();
+      for (int64_t k = 0; k < v.numel(); ++k) {
+        int64_t q = 0;
+        switch (v.dtype()) {
+          case DType::I8: q = v.data<int8_t>()[k]; break;
+          case DType::I16: q = v.data<int16_t>()[k]; break;
+          case DType::I32: q = v.data<int32_t>()[k]; break;
+          default: q = v.data<int64_t>()[k]; break;
+        }
+        d[k] = static_cast<float>(static_cast<double>(q - sit->second.zero_point) * sit->second.scale);
+      }
+      energy[node.name].add(it->second, deq);
     });
   }
   for (const auto& [name, e] : energy) r.tensors.push_back({name, "activation", act_params.at(name), e.sqnr_db()});

@@ -4,8 +4,15 @@
 //  * annotate(graph, scope) decides, per node, whether its output is computed in integers
 //    and which value's parameters it uses. It depends only on the scope, never on the mode
 //    or backend. Linear: the Linear nodes, plus data-movement ops fed by a quantized value
-//    (they share its parameters). Full: additionally every op the integer lowering
-//    supports (see convert()).
+//    (they share its parameters). Full: every op the integer lowering supports (Linear,
+//    MatMul, Add/Sub/Mul/Neg, Rsqrt/Silu/Exp/Reciprocal, ReduceSum/Mean/Max, Softmax,
+//    Gather, data movement, CacheUpdate) except static values (constants and rows gathered
+//    from constant tables by "input_pos": their consumers quantize them as constants); data
+//    movement and CacheUpdate share their input's parameters, a decode step's cache inputs
+//    those of the rows written into them. Only values that some integer op needs as
+//    int8/int16 (CONV2D/MATMUL/TABLE/SCATTER operands, TABLE outputs, gathered embeddings,
+//    float values read by integer ops) are observed; the softmax output gets the fixed
+//    range [0, 1]; everything else is an int32 intermediate with a scale of its own.
 //  * calibrate() runs the FP32 full-window graph over calibration samples and feeds the
 //    mode's observers: the activation observer for every value an integer op reads or
 //    writes, the per-channel weight observer for Linear weights. Parameters are keyed by
@@ -15,9 +22,16 @@
 //    rounding depends on the OpenMP thread count), so options.threads does not matter.
 //  * convert(graph, recipe) returns the integer graph: Quantize at island inputs,
 //    Dequantize at island outputs, each quantized op lowered to the TOSA INT sequence of
-//    executorch-arm-llm.md §5 (Linear → IntLinear + per-channel Rescale; ...). The integer
-//    value standing for float node X keeps the name X, helpers are named "X.<step>".
-//    Nodes outside the scope are copied unchanged (FP32).
+//    executorch-arm-llm.md §5 (Linear → IntLinear + per-channel Rescale; the full-scope
+//    lowerings are listed in convert.cpp). The integer value standing for float node X
+//    keeps the name X (its scale/zero point in ConvertInfo), helpers are named "X.<step>".
+//    Nodes outside the scope are copied unchanged (FP32). Full scope on a Llama graph:
+//    token ids → GATHER of an integer table → … → logits, whose Dequantize is the only float
+//    op; the decode step's cache_k/v.N inputs and cache_*.N.out outputs are int8/int16 with
+//    the K/V rows' parameters. With the same recipe, the decode step of a cache of S
+//    positions computes each row exactly as the full window of S tokens does (bit-identical
+//    logits); other S change static bounds and the softmax's fixed ranges, so the integer
+//    rounding differs (not the float semantics).
 //  * report(): per quantized value, its parameters and the SQNR of the dequantized integer
 //    values against the FP32 values on the calibration samples.
 #pragma once
@@ -37,9 +51,16 @@ namespace l2n::quant {
 // Per node of a graph (indexed by ValueId).
 struct Annotation {
   std::vector<bool> quantized;            // computed in integers
-  std::vector<int32_t> shares;            // data movement: the value whose parameters it uses; else -1
+  std::vector<int32_t> shares;            // data movement, cache update, cache input: the value
+                                          // whose parameters it uses; else -1
   std::vector<std::string> observed;      // names of the values whose activation params are needed
   std::vector<std::string> weights;       // names of the Linear weight constants
+  // Full scope only (all false for Linear):
+  std::vector<bool> is_static;            // constants and rows gathered from constant tables by
+                                          // "input_pos": quantized as constants by their consumer
+  std::vector<bool> wants_quantized;      // a consumer needs it as int8/int16 with its own params
+  std::vector<bool> wants_any;            // a consumer takes any integer form (an int32 value
+                                          // with its own scale), or it is read as float
 };
 
 Annotation annotate(const graph::Graph& graph, QuantScope scope);
@@ -75,7 +96,19 @@ std::vector<int32_t> greedy_continuation(const model::Model& model, std::vector<
 QuantRecipe calibrate(const model::Model& model, const ModeConfig& mode, QuantScope scope,
                       const std::vector<std::vector<int32_t>>& samples, const CalibrationOptions& options);
 
-graph::Graph convert(const graph::Graph& graph, const QuantRecipe& recipe);
+// The real scale and zero point of the integer value named X that stands for float node X
+// (value = (q - zero_point) * scale). Linear/Gather/TABLE(int8)/data movement outputs carry
+// the recipe's parameters; full-scope intermediates kept in int32 carry their own scale.
+struct ValueScale {
+  double scale = 1.0;
+  int32_t zero_point = 0;
+};
+using ConvertInfo = std::map<std::string, ValueScale>;
+
+graph::Graph convert(const graph::Graph& graph, const QuantRecipe& recipe, ConvertInfo* info = nullptr);
+
+// Data movement for the full scope (Reshape, Transpose, Slice, Concat).
+bool is_full_scope_data_movement(graph::OpKind op);
 
 struct TensorReport {
   std::string name;

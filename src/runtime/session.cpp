@@ -57,16 +57,15 @@ std::span<const float> Session::decode(int32_t token) {
   }
   const auto& cfg = model_.config;
   if (decode_state_.empty()) {
-    for (int64_t layer = 0; layer < cfg.n_layers; ++layer) {
-      const Shape cache_shape{max_context_, cfg.n_kv_heads, cfg.head_dim};
-      // A quantized graph may hold its caches in integers: take the type from the graph.
-      for (const char* kind : {"cache_k", "cache_v"}) {
-        const std::string name = fmt::format("{}.{}", kind, layer);
-        const graph::Node* input = decode_graph_->find(name);
-        Tensor cache(input ? input->dtype : DType::F32, cache_shape);
-        std::memset(cache.mutable_raw(), 0, cache.nbytes());
-        decode_state_[name] = std::move(cache);
-      }
+    // The caches are whatever the (possibly converted) graph declares: F32, or int8/int16
+    // holding the K/V values with the recipe's parameters (full quantize scope), whose
+    // zero-filled rows are never read unmasked. Every other input is fed below.
+    for (graph::ValueId id : decode_graph_->inputs()) {
+      const graph::Node& input = decode_graph_->node(id);
+      if (input.name == "tokens" || input.name == "input_pos") continue;
+      Tensor cache(input.dtype, input.shape);
+      std::memset(cache.mutable_raw(), 0, cache.nbytes());
+      decode_state_[input.name] = std::move(cache);
     }
   }
   std::map<std::string, Tensor> inputs = decode_state_;

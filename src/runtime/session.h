@@ -60,7 +60,10 @@ class Session {
   std::unique_ptr<exec::Executor> decode_executor_;
   std::unique_ptr<graph::Graph> build(graph::Graph graph) const;
   std::unique_ptr<exec::Executor> executor(const graph::Graph& graph) const;
-  std::map<std::string, Tensor> decode_state_;  // cache_k.N / cache_v.N
+  // cache_k.N / cache_v.N with the dtype and shape of the decode graph's inputs (F32, or
+  // integers when the graph was converted with the full quantize scope); each step's
+  // cache_*.N.out replaces them.
+  std::map<std::string, Tensor> decode_state_;
   Tensor last_logits_;
   int64_t position_ = 0;
 };

@@ -198,10 +198,11 @@ std::string token_content(const json& j) {
   return "";
 }
 
-json read_sidecar(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return json();
-  const std::string text = read_text_file(path);
+// A companion file's JSON (null if the tokenizer came without it); `path` names it in errors.
+json parse_sidecar(const std::filesystem::path& path, const TokenizerCompanions& companions) {
+  const auto found = companions.find(path.filename().string());
+  if (found == companions.end()) return json();
+  const std::string& text = found->second;
   model::detail::check_json_depth(text, path.string());
   try {
     return json::parse(text);
@@ -216,10 +217,11 @@ struct SpecialIds {
   bool guessed = false;
 };
 
-SpecialIds find_special_ids(const JsonReader& r, const json& root, const VocabMap& ids, bool byte_level) {
+SpecialIds find_special_ids(const JsonReader& r, const json& root, const VocabMap& ids, bool byte_level,
+                            const TokenizerCompanions& companions) {
   const std::filesystem::path dir = r.path().parent_path();
-  const json config = read_sidecar(dir / "tokenizer_config.json");
-  const json special_map = read_sidecar(dir / "special_tokens_map.json");
+  const json config = parse_sidecar(dir / "tokenizer_config.json", companions);
+  const json special_map = parse_sidecar(dir / "special_tokens_map.json", companions);
   auto id_of = [&](const std::string& content) { return content.empty() ? -1 : find_id(ids, content).value_or(-1); };
   auto from_files = [&](const char* key) {
     for (const json* j : {&config, &special_map})
@@ -269,7 +271,8 @@ SpecialIds find_special_ids(const JsonReader& r, const json& root, const VocabMa
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const std::string& text) {
+std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const std::string& text,
+                                        const TokenizerCompanions& companions) {
   const JsonReader r(path);
   json root;
   model::detail::check_json_depth(text, path.string());
@@ -372,7 +375,7 @@ std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const
   int32_t unk_id = -1;
   if (model.contains("unk_token") && model["unk_token"].is_string())
     unk_id = find_id(ids, model["unk_token"].get<std::string>()).value_or(-1);
-  const SpecialIds special_ids = find_special_ids(r, root, ids, byte_level);
+  const SpecialIds special_ids = find_special_ids(r, root, ids, byte_level, companions);
 
   std::vector<uint8_t> special(pieces.size(), 0), is_added(pieces.size(), 0);
   for (const AddedToken& a : added) {

@@ -102,6 +102,15 @@ std::unique_ptr<Tokenizer> byte_level_from_vocab(const model::EmbeddedVocab& v) 
   return std::make_unique<ByteLevelBpeTokenizer>(std::move(c));
 }
 
+// A tokenizer.json: the first character after a byte order mark and blanks is '{'.
+bool looks_like_json(const std::string& bytes) {
+  size_t first = bytes.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
+  while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' ||
+                                  bytes[first] == '\t'))
+    ++first;
+  return first < bytes.size() && bytes[first] == '{';
+}
+
 std::filesystem::path tokenizer_in_directory(const std::filesystem::path& dir) {
   for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
     std::error_code ec;
@@ -112,20 +121,48 @@ std::filesystem::path tokenizer_in_directory(const std::filesystem::path& dir) {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path) {
+TokenizerSource read_tokenizer_source(const std::filesystem::path& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return load_tokenizer(tokenizer_in_directory(path));
+  if (std::filesystem::is_directory(path, ec)) return read_tokenizer_source(tokenizer_in_directory(path));
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) fail("cannot open tokenizer {}: {}", path.string(), ec.message());
   if (size > kMaxTokenizerFileBytes) fail("{}: {} bytes is too large for a tokenizer file", path.string(), size);
-  const std::string bytes = read_text_file(path);
+  TokenizerSource source;
+  source.name = path;
+  source.bytes = read_text_file(path);
+  // Only a tokenizer.json reads its companions; the other formats are self-contained.
+  if (looks_like_json(source.bytes)) {
+    for (std::string_view companion : kTokenizerCompanionFiles) {
+      const std::filesystem::path companion_path = path.parent_path() / companion;
+      if (!std::filesystem::is_regular_file(companion_path, ec)) continue;
+      const auto companion_size = std::filesystem::file_size(companion_path, ec);
+      if (!ec && companion_size > kMaxTokenizerFileBytes)
+        fail("{}: {} bytes is too large for a tokenizer file", companion_path.string(), companion_size);
+      source.companions.emplace(std::string(companion), read_text_file(companion_path));
+    }
+  }
+  return source;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path) {
+  return load_tokenizer(read_tokenizer_source(path));
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer_from_bytes(std::span<const uint8_t> bytes, const std::string& file_name) {
+  if (bytes.size() > kMaxTokenizerFileBytes)
+    fail("{}: {} bytes is too large for a tokenizer file", file_name, bytes.size());
+  TokenizerSource source;
+  source.name = file_name;
+  source.bytes.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return load_tokenizer(source);
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const TokenizerSource& source) {
+  const std::filesystem::path& path = source.name;
+  const std::string& bytes = source.bytes;
   if (bytes.empty()) fail("{}: the tokenizer file is empty", path.string());
 
-  size_t first = bytes.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 byte order mark
-  while (first < bytes.size() && (bytes[first] == ' ' || bytes[first] == '\n' || bytes[first] == '\r' ||
-                                  bytes[first] == '\t'))
-    ++first;
-  if (first < bytes.size() && bytes[first] == '{') return load_hf_json(path, bytes);
+  if (looks_like_json(bytes)) return load_hf_json(path, bytes, source.companions);
   if (bytes.compare(0, 4, "GGUF") == 0)
     fail("{} is a GGUF model; its vocabulary is loaded with the model, not as a tokenizer file", path.string());
   // A SentencePiece ModelProto starts with field 1 (the pieces), tag byte 0x0A. A llama2.c
@@ -174,18 +211,23 @@ std::unique_ptr<Tokenizer> tokenizer_for_model(const model::Model& model,
                "checkpoint embeds none; pass --tokenizer PATH",
                model.path.string());
 
-  const int64_t model_vocab = model.config.vocab_size;
+  return fit_tokenizer_to_model(std::move(tok), model.config, model.path.string());
+}
+
+std::unique_ptr<Tokenizer> fit_tokenizer_to_model(std::unique_ptr<Tokenizer> tok, const model::ModelConfig& config,
+                                                  const std::string& model_name) {
+  const int64_t model_vocab = config.vocab_size;
   if (model_vocab > 0 && tok->vocab_size() > model_vocab)
     fail_usage("the tokenizer has {} tokens but {} has a vocabulary of {}; it belongs to another model (pass the "
                "matching --tokenizer PATH)",
-               tok->vocab_size(), model.path.string(), model_vocab);
+               tok->vocab_size(), model_name, model_vocab);
 
   // BOS/EOS that the tokenizer files did not state are taken from the model's config.
   if (auto* base = dynamic_cast<TokenizerBase*>(tok.get()); base && base->special_ids_guessed()) {
     auto valid = [&](int32_t id) { return id >= 0 && id < tok->vocab_size(); };
-    const int32_t bos = valid(model.config.bos_id) ? model.config.bos_id : base->bos_id();
-    const int32_t eos = valid(model.config.eos_id) ? model.config.eos_id : base->eos_id();
-    if (valid(model.config.bos_id) || valid(model.config.eos_id)) base->set_special_ids(bos, eos);
+    const int32_t bos = valid(config.bos_id) ? config.bos_id : base->bos_id();
+    const int32_t eos = valid(config.eos_id) ? config.eos_id : base->eos_id();
+    if (valid(config.bos_id) || valid(config.eos_id)) base->set_special_ids(bos, eos);
   }
   return tok;
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -60,10 +61,34 @@ class StreamingDecoder {
   size_t emitted_bytes_ = 0;
 };
 
+// The files a tokenizer.json reader also consults in its directory (BOS/EOS, add_bos):
+// file name -> content, only those that exist.
+using TokenizerCompanions = std::map<std::string, std::string, std::less<>>;
+inline constexpr std::string_view kTokenizerCompanionFiles[] = {"tokenizer_config.json", "special_tokens_map.json"};
+
+// Everything a tokenizer is built from when it comes from a file: the file's bytes and its
+// companions. `name` names it in messages (the file's path, or just its name when the bytes
+// come from elsewhere, e.g. a program file).
+struct TokenizerSource {
+  std::filesystem::path name;
+  std::string bytes;
+  TokenizerCompanions companions;
+};
+
+// Reads a tokenizer file (a directory: its tokenizer.json or tokenizer.model) and, for a
+// tokenizer.json, the companion files beside it. Throws l2n::Error if it cannot be read.
+TokenizerSource read_tokenizer_source(const std::filesystem::path& path);
+
 // A tokenizer file: tokenizer.json (HF), a llama2.c tokenizer .bin, or a SentencePiece
 // .model, recognised by content (a directory: its tokenizer.json or tokenizer.model).
 // Throws l2n::Error if the format is unknown or the file is malformed.
+// load_tokenizer(path) == load_tokenizer(read_tokenizer_source(path)).
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
+std::unique_ptr<Tokenizer> load_tokenizer(const TokenizerSource& source);
+
+// As load_tokenizer(path) for a file named file_name with these bytes and no companion
+// files; the reader is chosen by content, file_name is used in messages.
+std::unique_ptr<Tokenizer> load_tokenizer_from_bytes(std::span<const uint8_t> bytes, const std::string& file_name);
 
 // From vocabulary data embedded in a checkpoint (GGUF). "llama": SentencePiece-style BPE by
 // score; control, user-defined and unknown tokens are matched whole in the text, and text
@@ -78,5 +103,12 @@ std::unique_ptr<Tokenizer> tokenizer_from_vocab(const model::EmbeddedVocab& voca
 // tokenizer files leave unstated come from the model's config when it has them.
 std::unique_ptr<Tokenizer> tokenizer_for_model(const model::Model& model,
                                                const std::optional<std::filesystem::path>& override_path);
+
+// What tokenizer_for_model does to the tokenizer it found, for callers that found it
+// elsewhere (a program file): refuses (Usage) a tokenizer with more tokens than the
+// model's vocabulary, and takes BOS/EOS ids the tokenizer files leave unstated from the
+// config. `model_name` names the model in messages.
+std::unique_ptr<Tokenizer> fit_tokenizer_to_model(std::unique_ptr<Tokenizer> tok, const model::ModelConfig& config,
+                                                  const std::string& model_name);
 
 }  // namespace l2n::tokenizer

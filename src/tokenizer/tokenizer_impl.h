@@ -101,7 +101,10 @@ std::string decode_spm_pieces(std::span<const int32_t> ids, const std::vector<st
                               const std::vector<int16_t>& byte_value, const std::vector<uint8_t>& skip,
                               bool strip_leading_space);
 
-std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const std::string& text);
+// `path` names the file in messages; the companions (tokenizer_config.json,
+// special_tokens_map.json) come with the text rather than from path's directory.
+std::unique_ptr<Tokenizer> load_hf_json(const std::filesystem::path& path, const std::string& text,
+                                        const TokenizerCompanions& companions);
 std::unique_ptr<Tokenizer> load_llama2c_bin(const std::filesystem::path& path, std::string_view bytes);
 std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::filesystem::path& path, const std::string& bytes);
 

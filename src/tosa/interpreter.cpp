@@ -11,6 +11,8 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "quant/integer_elementwise.h"
+#include "quant/integer_gemm.h"
 #include "quant/integer_ops.h"
 
 namespace l2n::tosa {
@@ -197,6 +199,10 @@ TosaValue op_elementwise_binary(const Args& a) {
     if (x.type != DType::INT32 && shift != 0) fail("REQUIRE: shift must be 0 for {} inputs, it is {}", dtype_name(x.type), shift);
     TosaValue r = a.alloc(DType::INT32, out_shape);
     int32_t* o = mptr<int32_t>(r);
+    if (x.type == DType::INT32 && shape_of(x) == out_shape && shape_of(y) == out_shape) {
+      q::mul_i32_run(ptr<int32_t>(x), 1, ptr<int32_t>(y), 1, o, numel(r), static_cast<int>(shift));
+      return r;
+    }
     dispatch(x.type, [&]<typename T>() {
       if constexpr (std::is_integral_v<T> && !std::is_same_v<T, int64_t>) {
         const T* p = ptr<T>(x);
@@ -237,6 +243,10 @@ TosaValue op_elementwise_binary(const Args& a) {
   const int32_t* p = ptr<int32_t>(x);
   const int32_t* s = ptr<int32_t>(y);
   int32_t* o = mptr<int32_t>(r);
+  if ((op == Op::ADD || op == Op::SUB) && shape_of(x) == out_shape && shape_of(y) == out_shape) {
+    (op == Op::ADD ? q::add_i32_run : q::sub_i32_run)(p, 1, s, 1, o, numel(r));  // whole-tensor, exact REQUIREs
+    return r;
+  }
   broadcast_loop(out_shape, ins, [&](int64_t i, const std::array<int64_t, 2>& k) {
     const int32_t u = p[k[0]], v = s[k[1]];
     switch (op) {
@@ -329,9 +339,7 @@ TosaValue op_table(const Args& a) {
     q::TableI8 t;
     std::copy_n(ptr<int8_t>(table), 256, t.begin());
     TosaValue r = a.alloc(DType::INT8, shape_of(x));
-    const int8_t* p = ptr<int8_t>(x);
-    int8_t* o = mptr<int8_t>(r);
-    for (int64_t i = 0; i < numel(x); ++i) o[i] = q::lookup_i8(p[i], t);
+    q::table_i8_tensor(ptr<int8_t>(x), mptr<int8_t>(r), numel(x), t);
     return r;
   }
   if (x.type == DType::INT16) {
@@ -340,9 +348,7 @@ TosaValue op_table(const Args& a) {
     q::TableI16 t;
     std::copy_n(ptr<int16_t>(table), 513, t.begin());
     TosaValue r = a.alloc(DType::INT32, shape_of(x));
-    const int16_t* p = ptr<int16_t>(x);
-    int32_t* o = mptr<int32_t>(r);
-    for (int64_t i = 0; i < numel(x); ++i) o[i] = q::lookup_i16(p[i], t);
+    q::table_i16_tensor(ptr<int16_t>(x), mptr<int32_t>(r), numel(x), t);
     return r;
   }
   fail("ERROR_IF: TABLE of {} is not supported (i8, i16)", dtype_name(x.type));
@@ -405,11 +411,17 @@ TosaValue op_rescale(const Args& a) {
     // int8, scale32 with int48, DOUBLE_ROUND without scale32).
     if ((in_t != DType::INT8 && in_zp != 0) || (out_t != DType::INT8 && out_zp != 0))
       fail("ERROR_IF: zero points must be 0 except on int8 (input_zp {}, output_zp {})", in_zp, out_zp);
-    q::validate_rescale(qa, ms);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t c = attr.per_channel ? i % nc : 0;
-      store(i, q::rescale(int_at(x, i), ms[static_cast<size_t>(c)], qa));
-    }
+    // rescale_tensor validates once, then runs per storage type with the channel constants
+    // hoisted (channel = i % nc, the innermost axis; nc is 1 unless per_channel).
+    dispatch(in_t, [&]<typename I>() {
+      dispatch(out_t, [&]<typename O>() {
+        if constexpr (std::is_integral_v<I> && !std::is_same_v<I, uint8_t> && std::is_integral_v<O> &&
+                      !std::is_same_v<O, uint8_t> && !std::is_same_v<O, int64_t>)
+          q::rescale_tensor(ptr<I>(x), mptr<O>(r), n, std::span<const q::ScaleMultiplier>(ms), qa);
+        else
+          fail("internal: RESCALE from {} to {}", dtype_name(in_t), dtype_name(out_t));
+      });
+    });
     return r;
   }
 
@@ -524,6 +536,22 @@ TosaValue op_conv2d(const Args& a) {
   TosaValue r = a.alloc(acc_t, out_shape);
   const bool pointwise = KH == 1 && KW == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0 && sy == 1 && sx == 1;
   const int8_t* wp = ptr<int8_t>(w);
+  if (pointwise) {
+    // A 1x1 CONV2D is a GEMM of the N·IH·IW input rows with the [OC, IC] weight, bias
+    // included (integer_gemm.h: the same dot products and bias REQUIREs, bit for bit).
+    const int64_t rows = N * IH * IW;
+    if (wide) {
+      std::vector<int64_t> b(static_cast<size_t>(OC));
+      for (int64_t oc = 0; oc < OC; ++oc) b[static_cast<size_t>(oc)] = ptr<int64_t>(bias)[bias_bc ? 0 : oc];
+      q::gemm_i16_i8(ptr<int16_t>(x), wp, rows, OC, IC, static_cast<int32_t>(wzp), mptr<int64_t>(r), b.data());
+    } else {
+      std::vector<int32_t> b(static_cast<size_t>(OC));
+      for (int64_t oc = 0; oc < OC; ++oc) b[static_cast<size_t>(oc)] = ptr<int32_t>(bias)[bias_bc ? 0 : oc];
+      q::gemm_i8(ptr<int8_t>(x), wp, rows, OC, IC, static_cast<int32_t>(xzp), static_cast<int32_t>(wzp), mptr<int32_t>(r),
+                 b.data());
+    }
+    return r;
+  }
   for (int64_t n = 0; n < N; ++n)
     for (int64_t oy = 0; oy < OH; ++oy)
       for (int64_t ox = 0; ox < OW; ++ox)
@@ -581,29 +609,16 @@ TosaValue op_matmul(const Args& a) {
   const int64_t azp = zero_point(a[2], A.type, "A_zp"), bzp = zero_point(a[3], B.type, "B_zp");
   if (A.type == DType::INT8) {
     TosaValue r = a.alloc(DType::INT32, out_shape);
-    std::vector<int8_t> bt(static_cast<size_t>(C * W));  // B[n] transposed so that dots read contiguously
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t w = 0; w < W; ++w) bt[w * C + c] = ptr<int8_t>(B)[(n * C + c) * W + w];
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t w = 0; w < W; ++w)
-          mptr<int32_t>(r)[(n * H + h) * W + w] = q::dot_i8(ptr<int8_t>(A) + (n * H + h) * C, bt.data() + w * C, C,
-                                                            static_cast<int32_t>(azp), static_cast<int32_t>(bzp));
-    }
+    q::matmul_i8(ptr<int8_t>(A), ptr<int8_t>(B), N, H, C, W, static_cast<int32_t>(azp), static_cast<int32_t>(bzp),
+                 mptr<int32_t>(r));
     return r;
   }
   if (A.type == DType::INT16) {
     if (azp != 0 || bzp != 0) fail("ERROR_IF: zero points must be 0 for int16 (A_zp {}, B_zp {})", azp, bzp);
     TosaValue r = a.alloc(DType::INT48, out_shape);
-    std::vector<int16_t> bt(static_cast<size_t>(C * W));
-    for (int64_t n = 0; n < N; ++n) {
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t w = 0; w < W; ++w) bt[w * C + c] = ptr<int16_t>(B)[(n * C + c) * W + w];
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t w = 0; w < W; ++w)
-          mptr<int64_t>(r)[(n * H + h) * W + w] =
-              q::require_i48(q::dot_i16_i16(ptr<int16_t>(A) + (n * H + h) * C, bt.data() + w * C, C), "MATMUL");
-    }
+    int64_t* o = mptr<int64_t>(r);
+    q::matmul_i16(ptr<int16_t>(A), ptr<int16_t>(B), N, H, C, W, o);
+    for (int64_t i = 0; i < numel(r); ++i) q::require_i48(o[i], "MATMUL");  // the int48 result TOSA stores
     return r;
   }
   fail("ERROR_IF: MATMUL of {} is not supported (i8, i16, fp32)", dtype_name(A.type));
@@ -857,6 +872,38 @@ TosaValue op_cast(const Args& a) {
   return r;
 }
 
+// NEGATE (NEGATE.tosac): integers go through int32: −(x − input1_zp) + output_zp, clipped
+// to the type (the same arithmetic as the graph's integer Neg kernel); fp32 negates.
+TosaValue op_negate(const Args& a) {
+  expect_inputs(a, 3);
+  const TosaValue& x = a[0];
+  TosaValue r = a.alloc(x.type, shape_of(x));
+  if (x.type == DType::FP32) {
+    const float* p = ptr<float>(x);
+    float* o = mptr<float>(r);
+    for (int64_t i = 0; i < numel(x); ++i) o[i] = -p[i];
+    return r;
+  }
+  if (x.type != DType::INT8 && x.type != DType::INT16 && x.type != DType::INT32)
+    fail("ERROR_IF: NEGATE of {} is not supported (int8, int16, int32, fp32)", dtype_name(x.type));
+  const int64_t in_zp = zero_point(a[1], x.type, "input1_zp");
+  const int64_t out_zp = zero_point(a[2], x.type, "output_zp");
+  if (x.type != DType::INT8 && (in_zp != 0 || out_zp != 0))
+    fail("ERROR_IF: NEGATE zero points must be 0 for {}", dtype_name(x.type));
+  dispatch(x.type, [&]<typename T>() {
+    if constexpr (std::is_same_v<T, int8_t> || std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t>) {
+      const T* p = ptr<T>(x);
+      T* o = mptr<T>(r);
+      for (int64_t i = 0; i < numel(x); ++i) {
+        const int64_t v = -(static_cast<int64_t>(p[i]) - in_zp);
+        if (v < INT32_MIN || v > INT32_MAX) fail("REQUIRE: NEGATE result {} does not fit int32", v);
+        o[i] = static_cast<T>(std::clamp<int64_t>(v + out_zp, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
+      }
+    }
+  });
+  return r;
+}
+
 TosaValue op_identity(const Args& a) {
   expect_inputs(a, 1);
   return *a.in[0];
@@ -871,6 +918,7 @@ OpFn op_function(Op op) {
     case Op::EXP: case Op::RSQRT: case Op::RECIPROCAL: case Op::SIGMOID: case Op::TANH: case Op::ABS:
       return op_float_unary;
     case Op::CLAMP: return op_clamp;
+    case Op::NEGATE: return op_negate;
     case Op::TABLE: return op_table;
     case Op::RESCALE: return op_rescale;
     case Op::CONV2D: return op_conv2d;

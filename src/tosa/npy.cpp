@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "tosa/serialize.h"
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "tosa_generated.h"
 
@@ -451,27 +452,6 @@ TosaGraph read_tosa(std::span<const uint8_t> bytes, const std::string& what) {
       out.regions.push_back(std::move(reg));
     }
   return out;
-}
-
-void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
-  const std::filesystem::path tmp = path.string() + fmt::format(".tmp{}", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot write {}: cannot create {}", path.string(), tmp.string());
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      fail("cannot write {} (disk full?)", path.string());
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    fail("cannot write {}: rename failed: {}", path.string(), ec.message());
-  }
 }
 
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {

@@ -26,12 +26,10 @@ namespace l2n::tosa {
 std::vector<uint8_t> write_tosa(const TosaGraph& graph);
 TosaGraph read_tosa(std::span<const uint8_t> bytes, const std::string& what = "TOSA buffer");
 
-// Files: writing goes through a temporary file in the same directory and a rename.
+// Files: writing goes through core/atomic_file.h (temporary file in the same directory, rename).
 void write_tosa_file(const TosaGraph& graph, const std::filesystem::path& path);
 TosaGraph read_tosa_file(const std::filesystem::path& path);
 
-// Writes `bytes` to `path` atomically (temporary file beside it, then rename).
-void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
 
 }  // namespace l2n::tosa

@@ -1,0 +1,295 @@
+#include "quant/integer_gemm.h"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "quant/integer_ops.h"
+
+namespace l2n::quant {
+namespace {
+
+// Work split: a task is kRowTile rows × kOutTile output channels, small enough that its
+// weights (kOutTile·n int16) and activations (kRowTile·n int16) stay in L1/L2 while every
+// weight row is reused by kRowTile activation rows. Fewer MACs than kParallelWork are not
+// worth waking the OpenMP team (a fork/join costs a few microseconds).
+constexpr int64_t kRowTile = 16;
+constexpr int64_t kOutTile = 64;
+constexpr int64_t kParallelWork = int64_t{1} << 16;
+
+// acc[r·ldo + o] = Σ_i x[r·n + i]·w[o·n + i] (+ bias[o] when bias is not null) for r in
+// [r0, r1), o in [o0, o1).
+// Partial sums are int32 over blocks of `block` terms (the caller proves that a block cannot
+// overflow int32: block·max|x|·max|w| <= INT32_MAX), added into int64. With both operands
+// int16 the inner loops are dot-product reductions that g++ vectorises (pmaddwd); four
+// output channels share each activation load. AVX2 doubles the vector width where the CPU
+// has it; integer arithmetic is exact, so the clones give identical results.
+[[gnu::target_clones("avx2", "default")]] void tile_i16(const int16_t* x, const int16_t* w, int64_t n, int64_t block,
+                                                         int64_t r0, int64_t r1, int64_t o0, int64_t o1,
+                                                         const int64_t* bias, int64_t* acc, int64_t ldo) {
+  int64_t o = o0;
+  for (; o + 4 <= o1; o += 4) {
+    const int16_t* w0 = w + o * n;
+    const int16_t* w1 = w0 + n;
+    const int16_t* w2 = w1 + n;
+    const int16_t* w3 = w2 + n;
+    for (int64_t r = r0; r < r1; ++r) {
+      const int16_t* xr = x + r * n;
+      int64_t t0 = bias ? bias[o] : 0, t1 = bias ? bias[o + 1] : 0, t2 = bias ? bias[o + 2] : 0,
+              t3 = bias ? bias[o + 3] : 0;
+      for (int64_t b = 0; b < n; b += block) {
+        const int64_t e = std::min(n, b + block);
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int64_t i = b; i < e; ++i) {
+          const int32_t xv = xr[i];
+          s0 += xv * w0[i];
+          s1 += xv * w1[i];
+          s2 += xv * w2[i];
+          s3 += xv * w3[i];
+        }
+        t0 += s0;
+        t1 += s1;
+        t2 += s2;
+        t3 += s3;
+      }
+      int64_t* out = acc + r * ldo + o;
+      out[0] = t0;
+      out[1] = t1;
+      out[2] = t2;
+      out[3] = t3;
+    }
+  }
+  for (; o < o1; ++o) {
+    const int16_t* wo = w + o * n;
+    for (int64_t r = r0; r < r1; ++r) {
+      const int16_t* xr = x + r * n;
+      int64_t t = bias ? bias[o] : 0;
+      for (int64_t b = 0; b < n; b += block) {
+        const int64_t e = std::min(n, b + block);
+        int32_t s = 0;
+        for (int64_t i = b; i < e; ++i) s += static_cast<int32_t>(xr[i]) * wo[i];
+        t += s;
+      }
+      acc[r * ldo + o] = t;
+    }
+  }
+}
+
+// For each of `batch` problems: acc[b][r, o] = Σ_i x[b][r, i]·w[b][o, i] (x: [rows, n],
+// w: [n_out, n] at w + b·w_batch_stride, acc: [rows, n_out]). Tasks are whole output tiles
+// under a static schedule, so no sum is split between threads.
+void gemm_driver(const int16_t* x, const int16_t* w, int64_t w_batch_stride, int64_t batch, int64_t rows, int64_t n_out,
+                 int64_t n, int64_t block, int64_t* acc, const int64_t* bias = nullptr) {
+  const int64_t row_tiles = (rows + kRowTile - 1) / kRowTile;
+  const int64_t out_tiles = (n_out + kOutTile - 1) / kOutTile;
+  const int64_t tasks = batch * row_tiles * out_tiles;
+  const bool parallel = tasks > 1 && batch * rows * n_out * std::max<int64_t>(n, 1) >= kParallelWork;
+  block = std::max<int64_t>(block, 1);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t b = t / (row_tiles * out_tiles);
+    const int64_t rt = (t / out_tiles) % row_tiles, ot = t % out_tiles;
+    const int64_t r0 = rt * kRowTile, o0 = ot * kOutTile;
+    tile_i16(x + b * rows * n, w + b * w_batch_stride, n, block, r0, std::min(rows, r0 + kRowTile), o0,
+             std::min(n_out, o0 + kOutTile), bias, acc + b * rows * n_out, n_out);
+  }
+}
+
+// dst[i] = src[i] − zp as int16 (|src − zp| <= 255 for int8 operands and zero points);
+// returns max|dst[i]|.
+template <typename T>
+int32_t widen(const T* src, int64_t n, int32_t zp, int16_t* dst) {
+  int32_t m = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t v = static_cast<int32_t>(src[i]) - zp;
+    dst[i] = static_cast<int16_t>(v);
+    m = std::max(m, v < 0 ? -v : v);
+  }
+  return m;
+}
+
+int32_t max_abs(const int16_t* src, int64_t n) {
+  int32_t m = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t v = src[i];
+    m = std::max(m, v < 0 ? -v : v);
+  }
+  return m;
+}
+
+// Transposes each [k, n] matrix of src to [n, k] while widening it (minus zp); returns the
+// max |value − zp|.
+template <typename T>
+int32_t transpose_widen(const T* src, int64_t batch, int64_t k, int64_t n, int32_t zp, int16_t* dst) {
+  int32_t m = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    const T* s = src + b * k * n;
+    int16_t* d = dst + b * k * n;
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        const int32_t v = static_cast<int32_t>(s[r * n + c]) - zp;
+        d[c * k + r] = static_cast<int16_t>(v);
+        m = std::max(m, v < 0 ? -v : v);
+      }
+  }
+  return m;
+}
+
+// An uninitialised buffer (every element is written before it is read): a zero-filled
+// std::vector would cost a memset pass per call.
+template <typename T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(std::max<int64_t>(n, 1))]);
+}
+
+// Bias as int64 (the tile adds it), and max|bias|; nullptr when there is no bias.
+template <typename T>
+std::vector<int64_t> bias64(const T* bias, int64_t n_out, int64_t& max_abs_bias) {
+  std::vector<int64_t> b(static_cast<size_t>(n_out));
+  max_abs_bias = 0;
+  for (int64_t o = 0; o < n_out; ++o) {
+    b[static_cast<size_t>(o)] = bias[o];
+    // |INT64_MIN| does not exist; anything beyond int48 already fails the fused bound.
+    const int64_t v = std::clamp<int64_t>(bias[o], -kInt48Max - 1, kInt48Max + 1);
+    max_abs_bias = std::max(max_abs_bias, v < 0 ? -v : v);
+  }
+  return b;
+}
+
+// True when n terms each of magnitude <= max_term cannot take a partial sum beyond limit.
+bool sum_fits(int64_t n, int64_t max_term, int64_t limit) { return max_term == 0 || n <= limit / max_term; }
+
+// The longest block of terms (<= max_term each) whose int32 partial sum cannot overflow.
+int64_t int32_block(int64_t max_term) { return max_term == 0 ? INT32_MAX : INT32_MAX / max_term; }
+
+}  // namespace
+
+void gemm_i8(const int8_t* x, const int8_t* w, int64_t rows, int64_t n_out, int64_t n_in, int32_t x_zp, int32_t w_zp,
+             int32_t* out, const int32_t* bias) {
+  auto xs = scratch<int16_t>(rows * n_in);
+  auto ws = scratch<int16_t>(n_out * n_in);
+  const int64_t term = int64_t{widen(x, rows * n_in, x_zp, xs.get())} * widen(w, n_out * n_in, w_zp, ws.get());
+  if (!sum_fits(n_in, term, INT32_MAX)) {
+    // The bound does not prove every partial sum fits int32: the checked reference decides.
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < n_out; ++o) out[r * n_out + o] = dot_i8(x + r * n_in, w + o * n_in, n_in, x_zp, w_zp);
+    if (bias) add_bias_rows_i32(out, bias, rows, n_out);
+    return;
+  }
+  // The bias is added in the tile when |acc| + max|bias| provably fits int32 (then
+  // add_bias_i32 cannot fail); otherwise by add_bias_rows_i32, which checks.
+  int64_t max_bias = 0;
+  const std::vector<int64_t> b = bias ? bias64(bias, n_out, max_bias) : std::vector<int64_t>();
+  const bool fused = bias && sum_fits(n_in, term, INT32_MAX - max_bias);
+  auto acc = scratch<int64_t>(rows * n_out);
+  gemm_driver(xs.get(), ws.get(), 0, 1, rows, n_out, n_in, n_in, acc.get(), fused ? b.data() : nullptr);
+  for (int64_t i = 0; i < rows * n_out; ++i) out[i] = static_cast<int32_t>(acc[i]);
+  if (bias && !fused) add_bias_rows_i32(out, bias, rows, n_out);
+}
+
+void gemm_i16_i8(const int16_t* x, const int8_t* w, int64_t rows, int64_t n_out, int64_t n_in, int32_t w_zp,
+                 int64_t* out, const int64_t* bias) {
+  auto ws = scratch<int16_t>(n_out * n_in);
+  const int64_t term = int64_t{max_abs(x, rows * n_in)} * widen(w, n_out * n_in, w_zp, ws.get());
+  if (!sum_fits(n_in, term, kInt48Max)) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < n_out; ++o) out[r * n_out + o] = dot_i16_i8(x + r * n_in, w + o * n_in, n_in, w_zp);
+    if (bias) add_bias_rows_i48(out, bias, rows, n_out);
+    return;
+  }
+  // As in gemm_i8: fused when the bias and |acc| + max|bias| provably fit int48.
+  int64_t max_bias = 0;
+  const std::vector<int64_t> b = bias ? bias64(bias, n_out, max_bias) : std::vector<int64_t>();
+  const bool fused = bias && max_bias <= kInt48Max && sum_fits(n_in, term, kInt48Max - max_bias);
+  gemm_driver(x, ws.get(), 0, 1, rows, n_out, n_in, int32_block(term), out, fused ? b.data() : nullptr);
+  if (bias && !fused) add_bias_rows_i48(out, bias, rows, n_out);
+}
+
+void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int32_t a_zp,
+               int32_t b_zp, int32_t* out) {
+  std::vector<int16_t> as(static_cast<size_t>(batch * m * k)), bt(static_cast<size_t>(batch * k * n));
+  const int64_t term = int64_t{widen(a, batch * m * k, a_zp, as.data())} * transpose_widen(bm, batch, k, n, b_zp, bt.data());
+  if (!sum_fits(k, term, INT32_MAX)) {
+    std::vector<int8_t> col(static_cast<size_t>(k));
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = bm[(b * k + r) * n + j];
+        for (int64_t i = 0; i < m; ++i) out[(b * m + i) * n + j] = dot_i8(a + (b * m + i) * k, col.data(), k, a_zp, b_zp);
+      }
+    return;
+  }
+  std::vector<int64_t> acc(static_cast<size_t>(batch * m * n));
+  gemm_driver(as.data(), bt.data(), k * n, batch, m, n, k, k, acc.data());
+  for (size_t i = 0; i < acc.size(); ++i) out[i] = static_cast<int32_t>(acc[i]);
+}
+
+void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out) {
+  // A product of two int16 reaches 2^30, so int32 partial sums of whole products would hold
+  // only two terms. Instead b = 256·hi + lo with hi = b >> 8 in [−128, 127] and lo = b & 255:
+  // Σ a·b = 256·Σ a·hi + Σ a·lo exactly, and each of those sums has terms below 2^23, like
+  // the int16×int8 GEMM.
+  const int64_t size_b = batch * k * n;
+  std::vector<int16_t> hi(static_cast<size_t>(size_b)), lo(static_cast<size_t>(size_b));
+  int32_t max_b = 0;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        const int32_t v = bm[(b * k + r) * n + c];
+        const int64_t t = (b * n + c) * k + r;
+        hi[static_cast<size_t>(t)] = static_cast<int16_t>(v >> 8);
+        lo[static_cast<size_t>(t)] = static_cast<int16_t>(v & 255);
+        max_b = std::max(max_b, v < 0 ? -v : v);
+      }
+  const int32_t max_a = max_abs(a, batch * m * k);
+  if (!sum_fits(k, int64_t{max_a} * max_b, kInt48Max)) {
+    std::vector<int16_t> col(static_cast<size_t>(k));
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = bm[(b * k + r) * n + j];
+        for (int64_t i = 0; i < m; ++i)
+          out[(b * m + i) * n + j] = dot_i16_i16(a + (b * m + i) * k, col.data(), k);
+      }
+    return;
+  }
+  std::vector<int64_t> low(static_cast<size_t>(batch * m * n));
+  gemm_driver(a, hi.data(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 128), out);
+  gemm_driver(a, lo.data(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 255), low.data());
+  for (size_t i = 0; i < low.size(); ++i) out[i] = out[i] * 256 + low[i];
+}
+
+void add_bias_rows_i32(int32_t* acc, const int32_t* bias, int64_t rows, int64_t n_out, bool bias_per_channel) {
+  // One vectorisable pass proves every sum fits; only then are the sums stored, so that on a
+  // failure the reference add_bias_i32 sees the untouched operands and reports the first.
+  bool overflow = false;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n_out; ++o) {
+      const int64_t s = int64_t{acc[r * n_out + o]} + bias[bias_per_channel ? o : 0];
+      overflow |= s < INT32_MIN || s > INT32_MAX;
+    }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n_out; ++o) {
+      int32_t& a = acc[r * n_out + o];
+      const int32_t b = bias[bias_per_channel ? o : 0];
+      a = overflow ? add_bias_i32(a, b) : static_cast<int32_t>(int64_t{a} + b);
+    }
+}
+
+void add_bias_rows_i48(int64_t* acc, const int64_t* bias, int64_t rows, int64_t n_out, bool bias_per_channel) {
+  auto out48 = [](int64_t v) { return v < kInt48Min || v > kInt48Max; };
+  bool overflow = false;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n_out; ++o) {
+      const int64_t a = acc[r * n_out + o], b = bias[bias_per_channel ? o : 0];
+      // Wrapping add: the sum only matters (and is then exact) when both operands fit int48.
+      const int64_t sum = static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+      overflow |= out48(a) | out48(b) | out48(sum);
+    }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n_out; ++o) {
+      int64_t& a = acc[r * n_out + o];
+      const int64_t b = bias[bias_per_channel ? o : 0];
+      a = overflow ? add_bias_i48(a, b) : a + b;
+    }
+}
+
+}  // namespace l2n::quant

@@ -1,0 +1,95 @@
+// llm2npu export / inspect PROGRAM / eval --program through the built binary.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "cli_run.h"
+#include "test_data.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using l2n::testing::q;
+using l2n::testing::run_cli;
+
+const std::string kTag = "l2n_cli_export";
+
+std::string base_args() {
+  return "--checkpoint " + q(l2n::testing::stories260k_bin()) +
+         " --max_seq_length 32 --max_context_length 32 -kv --calibration_seq_length 32 --no-progress";
+}
+
+TEST(CliExport, HelpPointsToTheConfigurationReference) {
+  const auto r = run_cli("export --help", kTag);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("docs/configuration.md"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--emit-tosa"), std::string::npos);
+}
+
+TEST(CliExport, WritesAProgramThatInspectDescribes) {
+  const fs::path dir = l2n::testing::scratch_dir(kTag) / "ok";
+  fs::create_directories(dir);
+  const fs::path out = dir / "s.l2n";
+  const fs::path tosa_dir = dir / "tosa";
+  const auto r = run_cli("export " + base_args() + " --pt2e_quantize ethosu_16a8w --quantize_scope linear " +
+                             "backend.ethosu.enabled=true backend.ethosu.target=ethos-u55-128 -o " + q(out) +
+                             " --emit-tosa " + q(tosa_dir) + " --json",
+                         kTag);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["output"], out.string());
+  EXPECT_GT(doc["delegates"].get<int>(), 0);
+  EXPECT_TRUE(fs::exists(out));
+  int tosa_files = 0;
+  for (const auto& e : fs::directory_iterator(tosa_dir)) tosa_files += e.path().extension() == ".tosa";
+  EXPECT_EQ(tosa_files, doc["delegates"].get<int>());
+
+  const auto inspect = run_cli("inspect " + q(out), kTag);
+  ASSERT_EQ(inspect.status, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("delegate_0"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("on the CPU"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("float/integer boundary"), std::string::npos) << inspect.out;
+}
+
+TEST(CliExport, ConfigurationErrorExitsTwoAndWritesNothing) {
+  const fs::path dir = l2n::testing::scratch_dir(kTag) / "bad";
+  fs::create_directories(dir);
+  const fs::path out = dir / "bad.l2n";
+  // An Ethos-U target that does not exist.
+  const auto r = run_cli("export " + base_args() +
+                             " --pt2e_quantize ethosu_16a8w backend.ethosu.enabled=true backend.ethosu.target=nope -o " +
+                             q(out),
+                         kTag);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_TRUE(fs::is_empty(dir));
+}
+
+TEST(CliExport, RefusesToOverwriteItsInput) {
+  const fs::path dir = l2n::testing::scratch_dir(kTag) / "self";
+  fs::create_directories(dir);
+  const fs::path copy = dir / "model.bin";
+  fs::copy_file(l2n::testing::stories260k_bin(), copy, fs::copy_options::overwrite_existing);
+  fs::copy_file(l2n::testing::stories260k_dir() / "tok512.bin", dir / "tok512.bin", fs::copy_options::overwrite_existing);
+  const auto before = fs::file_size(copy);
+  const auto r = run_cli("export --checkpoint " + q(copy) + " --max_seq_length 32 --no-progress backend.tosa.enabled=true backend.tosa.version=TOSA-1.0+FP -o " + q(copy), kTag);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("is an input"), std::string::npos) << r.err;
+  EXPECT_EQ(fs::file_size(copy), before);
+}
+
+TEST(CliExport, CorruptProgramIsRejectedClearly) {
+  const fs::path dir = l2n::testing::scratch_dir(kTag) / "corrupt";
+  fs::create_directories(dir);
+  const fs::path out = dir / "p.l2n";
+  ASSERT_EQ(run_cli("export " + base_args() + " --pt2e_quantize tosa_8a8w backend.tosa.enabled=true -o " + q(out), kTag).status, 0);
+  std::string bytes = l2n::testing::slurp(out);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x10);
+  std::ofstream(out, std::ios::binary | std::ios::trunc) << bytes;
+  const auto r = run_cli("inspect " + q(out), kTag);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("corrupt"), std::string::npos) << r.err;
+}
+
+}  // namespace

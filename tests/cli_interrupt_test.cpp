@@ -1,0 +1,89 @@
+// An export killed at any moment leaves the previous output or none, never a truncated one:
+// SIGKILL at several points of a run, and SIGINT/SIGTERM, which also remove the temporary file.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "cli_run.h"
+#include "core/atomic_file.h"
+#include "program/program.h"
+#include "test_data.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kOld = "previous output: must survive an interrupted export";
+
+// Starts `llm2npu export ... -o out` and sends `sig` after `delay`; returns the wait status.
+int export_and_signal(const fs::path& out, int sig, std::chrono::milliseconds delay) {
+  std::vector<std::string> args{LLM2NPU_CLI, "export", "--checkpoint", l2n::testing::stories260k_bin().string(),
+                                "--max_seq_length", "256", "--calibration_seq_length", "256", "--pt2e_quantize",
+                                "ethosu_16a8w", "--quantize_scope", "full", "backend.ethosu.enabled=true",
+                                "backend.ethosu.target=ethos-u85-256", "--no-progress", "-o", out.string()};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  std::this_thread::sleep_for(delay);
+  kill(pid, sig);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+// The file is the old content, or a complete program (the export finished before the signal).
+void expect_old_or_complete(const fs::path& out) {
+  ASSERT_TRUE(fs::exists(out));
+  const std::string bytes = l2n::testing::slurp(out);
+  if (bytes == kOld) return;
+  EXPECT_NO_THROW(l2n::program::read_program_file(out)) << "neither the old file nor a complete program";
+}
+
+std::vector<fs::path> temporaries(const fs::path& dir) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) found.push_back(e.path());
+  return found;
+}
+
+TEST(CliInterrupt, SigkillAtAnyPointLeavesTheOldFileOrACompleteOne) {
+  const fs::path dir = l2n::testing::scratch_dir("l2n_cli_interrupt") / "kill";
+  fs::create_directories(dir);
+  const fs::path out = dir / "p.l2n";
+  for (int ms : {30, 120, 300, 700, 1500, 3000}) {
+    l2n::write_file_atomic(out, kOld);
+    export_and_signal(out, SIGKILL, std::chrono::milliseconds(ms));
+    expect_old_or_complete(out);
+    for (const auto& t : temporaries(dir)) fs::remove(t);  // SIGKILL cannot be cleaned up after
+  }
+}
+
+TEST(CliInterrupt, SigintAndSigtermRemoveTheTemporaryFile) {
+  const fs::path dir = l2n::testing::scratch_dir("l2n_cli_interrupt") / "int";
+  fs::create_directories(dir);
+  const fs::path out = dir / "p.l2n";
+  for (int sig : {SIGINT, SIGTERM}) {
+    for (int ms : {100, 800}) {
+      l2n::write_file_atomic(out, kOld);
+      const int status = export_and_signal(out, sig, std::chrono::milliseconds(ms));
+      if (WIFSIGNALED(status)) {
+        EXPECT_EQ(WTERMSIG(status), sig);
+      }
+      expect_old_or_complete(out);
+      EXPECT_TRUE(temporaries(dir).empty());
+    }
+  }
+}
+
+}  // namespace
