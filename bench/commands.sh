@@ -4,7 +4,7 @@
 #   export 16a8w full / linear (8 × 64-token calibration): wall time, peak RSS
 #   eval at ctx 512 (prefill tokens/s): FP32 vs the OpenBLAS sgemm time of the same linear
 #     shapes (kernels bench), 16a8w program vs FP32, 2 threads vs 1
-#   generate (decode tokens/s) vs the memory-bandwidth bound: weight bytes per token / the
+#   generate, KV cache of 512 (decode tokens/s) vs the memory-bandwidth bound: weight bytes per token / the
 #     streaming-read rate of the kernels bench
 # Prints a markdown table and writes JSON.
 #   bench/commands.sh [BUILD_DIR] [SHARED] [OUT_JSON]
@@ -148,12 +148,18 @@ prompt="Once upon a time"
 fp32_decode_bound=$(jq -n "$bandwidth / ($weights_per_token * 4)")
 echo "bench: generate FP32" >&2
 if timed gen_fp32 "$cli" generate --model "$model" --prompt "$prompt" -n "$decode_tokens" --temperature 0 \
-  -t "$threads" --json; then
+  --context 512 -t "$threads" --json; then
   d=$(jq '.decode_tokens_per_second' "$work/gen_fp32.out")
   n=$(jq '.generated_ids | length' "$work/gen_fp32.out")
   row "generate --model (FP32), $n tokens" "decode" "$d" "tok/s" "$fp32_decode_bound" \
     "$(jq -n "$d / $fp32_decode_bound")" "≥ 50 % of bandwidth bound" \
     "bound: $(jq -n "$weights_per_token * 4 / 1e6 | floor") MB of weights per token"
+  if [ "$threads" -gt 1 ] && timed gen_fp32_t1 "$cli" generate --model "$model" --prompt "$prompt" \
+    -n "$decode_tokens" --temperature 0 --context 512 -t 1 --json; then
+    d1=$(jq '.decode_tokens_per_second' "$work/gen_fp32_t1.out")
+    row "generate --model (FP32), 1 thread" "decode" "$d1" "tok/s" "$fp32_decode_bound" \
+      "$(jq -n "$d1 / $fp32_decode_bound")" "" "same bound (the bandwidth was measured with $threads threads)"
+  fi
 else
   row "generate --model (FP32)" "failed" null "" null null "" "$(tail -c 300 "$work/gen_fp32.err")"
 fi
@@ -163,7 +169,7 @@ if ! has_flag generate --program; then
   row "generate --program (16a8w full)" "skipped" null "" "$q_decode_bound" null "≥ 50 % of bandwidth bound" \
     "this build's generate has no --program yet"
 elif [ -f "$program" ] && timed gen_program "$cli" generate --program "$program" --prompt "$prompt" \
-  -n "$decode_tokens" --temperature 0 -t "$threads" --json; then
+  -n "$decode_tokens" --temperature 0 --context 512 -t "$threads" --json; then
   d=$(jq '.decode_tokens_per_second' "$work/gen_program.out")
   row "generate --program (16a8w full)" "decode" "$d" "tok/s" "$q_decode_bound" "$(jq -n "$d / $q_decode_bound")" \
     "≥ 50 % of bandwidth bound" "bound: int8 weights, $(jq -n "$weights_per_token / 1e6 | floor") MB per token"

@@ -132,7 +132,8 @@ BENCHMARK(BM_Int8Gemm)->Apply(add_shape_args);
 
 void BM_Int16Int8Gemm(benchmark::State& state) {
   const int64_t rows = state.range(0), in = state.range(1), out = state.range(2);
-  const auto x = random_ints<int16_t>(rows * in, -32768, 32767, 8), w = random_ints<int8_t>(out * in, -127, 127, 9);
+  const auto x = random_ints<int16_t>(rows * in, -32768, 32767, 8);
+  const auto w = random_ints<int8_t>(out * in, -127, 127, 9);
   std::vector<int64_t> y(static_cast<size_t>(rows * out));
   for (auto _ : state) {
     l2n::quant::gemm_i16_i8(x.data(), w.data(), rows, out, in, 0, y.data());

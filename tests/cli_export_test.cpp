@@ -52,6 +52,42 @@ TEST(CliExport, WritesAProgramThatInspectDescribes) {
   EXPECT_NE(inspect.out.find("float/integer boundary"), std::string::npos) << inspect.out;
 }
 
+TEST(CliExport, EvalAndGenerateRunTheProgram) {
+  const fs::path dir = l2n::testing::scratch_dir(kTag) / "run";
+  fs::create_directories(dir);
+  const fs::path program = dir / "p.l2n";
+  ASSERT_EQ(run_cli("export " + base_args() +
+                        " --pt2e_quantize ethosu_16a8w --quantize_scope full backend.ethosu.enabled=true "
+                        "backend.ethosu.target=ethos-u85-256 -o " + q(program),
+                    kTag).status,
+            0);
+  const auto text = l2n::testing::tinystories_text();
+  const auto chunked = run_cli("eval --program " + q(program) + " --text " + q(text) + " --max-chunks 3 --json", kTag);
+  ASSERT_EQ(chunked.status, 0) << chunked.err;
+  const auto c = nlohmann::json::parse(chunked.out);
+  EXPECT_EQ(c["context"], 32);  // the program's window
+  EXPECT_EQ(c["chunks"], 3);
+  EXPECT_GT(c["perplexity"].get<double>(), 1.0);
+  EXPECT_LT(c["perplexity"].get<double>(), 30.0);
+
+  const auto stepwise = run_cli("eval --program " + q(program) + " --method stepwise --text " + q(text) +
+                                    " --num-prompts 3 --prompt-tokens 16 --window 16 --json",
+                                kTag);
+  ASSERT_EQ(stepwise.status, 0) << stepwise.err;
+  const auto st = nlohmann::json::parse(stepwise.out);
+  EXPECT_EQ(st["prompts_scored"], 3);
+  EXPECT_GT(st["perplexity"].get<double>(), 1.0);
+
+  const auto gen = run_cli("generate --program " + q(program) + " --temperature 0 -n 12 --json", kTag);
+  ASSERT_EQ(gen.status, 0) << gen.err;
+  const auto g = nlohmann::json::parse(gen.out);
+  EXPECT_EQ(g["generated_ids"].size(), 12u);
+
+  const auto mixed = run_cli("eval --program " + q(program) + " --quantize ethosu_16a8w --text " + q(text), kTag);
+  EXPECT_EQ(mixed.status, 2);
+  EXPECT_NE(mixed.err.find("already quantized"), std::string::npos) << mixed.err;
+}
+
 TEST(CliExport, ConfigurationErrorExitsTwoAndWritesNothing) {
   const fs::path dir = l2n::testing::scratch_dir(kTag) / "bad";
   fs::create_directories(dir);

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cli/common.h"
+#include "cli/program_args.h"
 #include "cli/quant_args.h"
 #include "core/error.h"
 #include "eval/generate.h"
@@ -15,6 +16,7 @@ namespace {
 
 struct GenerateArgs {
   ModelArgs model;
+  std::string program_path;
   std::string prompt;
   int64_t max_new_tokens = 256;
   int64_t context = 0;
@@ -26,17 +28,35 @@ struct GenerateArgs {
 };
 
 void run_generate(const GenerateArgs& args) {
-  const model::Model model = args.model.load(args.context);
-  const auto tok = args.model.load_tokenizer(model);
-  runtime::SessionOptions session_options;
-  session_options.threads = args.model.threads;
-  session_options.max_context = args.context;
-  // Calibrated at the context the session decodes with (the decode step's softmax and
-  // RoPE ranges depend on it), unless --calibration-seq-length says otherwise.
-  std::vector<std::vector<int32_t>> samples;
-  session_options.quantization = args.quant.calibrate(
-      model, *tok, args.context > 0 ? args.context : model.config.max_seq_len, args.model.threads, !args.json, samples);
-  runtime::Session session(model, session_options);
+  if (args.program_path.empty() == args.model.model_path.empty())
+    fail_usage("generate needs exactly one of --model PATH (a checkpoint) or --program FILE (an exported program)");
+  if (!args.program_path.empty() && (args.quant.enabled() || args.context > 0 || !args.model.tokenizer_path.empty()))
+    fail_usage("--quantize, --context and --tokenizer apply to --model; a program has its quantization, KV-cache "
+               "capacity (export.max_context_length) and tokenizer");
+  std::optional<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> model_tok;
+  std::unique_ptr<runtime::Session> model_session;
+  std::unique_ptr<runtime::Runner> runner;
+  LoadedProgram program;
+  if (!args.program_path.empty()) {
+    program = load_program(args.program_path, args.model.threads);
+  } else {
+    model = args.model.load(args.context);
+    model_tok = args.model.load_tokenizer(*model);
+    runtime::SessionOptions session_options;
+    session_options.threads = args.model.threads;
+    session_options.max_context = args.context;
+    // Calibrated at the context the session decodes with (the decode step's softmax and
+    // RoPE ranges depend on it), unless --calibration-seq-length says otherwise.
+    std::vector<std::vector<int32_t>> samples;
+    session_options.quantization = args.quant.calibrate(*model, *model_tok,
+                                                        args.context > 0 ? args.context : model->config.max_seq_len,
+                                                        args.model.threads, !args.json, samples);
+    model_session = std::make_unique<runtime::Session>(*model, session_options);
+    runner = std::make_unique<runtime::SessionRunner>(*model_session);
+  }
+  runtime::Runner& session = program.session ? *program.session : *runner;
+  const tokenizer::Tokenizer* tok = program.tokenizer ? program.tokenizer.get() : model_tok.get();
 
   eval::GenerateOptions options;
   options.max_new_tokens = args.max_new_tokens;
@@ -71,8 +91,8 @@ void run_generate(const GenerateArgs& args) {
   fmt::print("\n");
   std::fflush(stdout);
   if (result.stop == eval::StopReason::ContextFull)
-    fmt::print(stderr, "[stopped: the context of {} tokens is full; raise --context to go on]\n",
-               session.max_context());
+    fmt::print(stderr, "[stopped: the context of {} tokens is full; raise {} to go on]\n", session.max_context(),
+               args.program_path.empty() ? "--context" : "export.max_context_length when exporting");
   const std::string seed =
       options.sampler.temperature > 0 ? fmt::format(", seed {}", options.sampler.seed) : std::string(", greedy");
   fmt::print(stderr, "[{} tokens, {:.1f} tokens/s, stop: {}{}]\n", result.generated_ids.size(),
@@ -84,7 +104,9 @@ void run_generate(const GenerateArgs& args) {
 void register_generate(CLI::App& app) {
   auto args = std::make_shared<GenerateArgs>();
   auto* cmd = app.add_subcommand("generate", "Generate text from a prompt, streaming tokens as they come");
-  args->model.add_to(*cmd);
+  args->model.add_to(*cmd, false);
+  cmd->add_option("--program", args->program_path, "Generate with this exported program (its KV-cache decode step)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--prompt,-p", args->prompt, "Prompt text (empty: start from BOS)");
   cmd->add_option("--max-new-tokens,-n", args->max_new_tokens, "Tokens to generate at most")
       ->capture_default_str()->check(CLI::PositiveNumber);

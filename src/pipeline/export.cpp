@@ -48,7 +48,7 @@ struct Calibration {
 };
 
 Calibration calibration_samples(const config::ResolvedConfig& r, const model::Model& model,
-                                const tokenizer::Tokenizer& tok, int threads) {
+                                const tokenizer::Tokenizer& tok) {
   const config::QuantizationOptions& q = r.config.quantization;
   Calibration c;
   std::vector<int32_t> prompt = tok.encode(q.calibration_data, true);
@@ -61,7 +61,9 @@ Calibration calibration_samples(const config::ResolvedConfig& r, const model::Mo
     return c;
   }
   const int64_t length = *q.calibration_seq_length;
-  c.samples.push_back(quant::greedy_continuation(model, prompt, length, threads));
+  // One thread: the FP32 kernels' rounding depends on the thread count, and a different
+  // continuation would give a different recipe (export must not depend on --threads).
+  c.samples.push_back(quant::greedy_continuation(model, prompt, length, 1));
   c.how = fmt::format("greedy self-continuation of \"{}\" to {} tokens", q.calibration_data, c.samples[0].size());
   std::vector<std::string> files = q.calibration_files;
   if (q.calibration_tasks)
@@ -218,7 +220,7 @@ ExportResult export_program(const config::ResolvedConfig& r, const ExportOptions
   Calibration calibration;
   if (c.quantization.pt2e_quantize) {
     const quant::ModeConfig& mode = quant::find_quant_mode(config::quant_mode_name(*c.quantization.pt2e_quantize));
-    calibration = calibration_samples(r, model, *tok, options.threads);
+    calibration = calibration_samples(r, model, *tok);
     quant::CalibrationOptions co;
     co.seq_length = c.quantization.calibration_seq_length.value_or(window);
     co.threads = options.threads;
