@@ -52,7 +52,7 @@ void run_inspect_program(const InspectArgs& args) {
     nlohmann::json delegates = nlohmann::json::array();
     for (const auto& d : p.delegates)
       delegates.push_back({{"name", d.name}, {"target", d.target}, {"tosa_bytes", d.tosa.size()},
-                           {"compiled_bytes", d.compiled.size()}});
+                           {"compiled_bytes", d.compiled.size()}, {"vela_summary", d.compiler_log}});
     print_json({{"path", args.program_path}, {"format_version", p.format_version}, {"producer", p.producer},
                 {"architecture", c.architecture}, {"n_layers", c.n_layers}, {"dim", c.dim}, {"vocab_size", c.vocab_size},
                 {"methods", methods}, {"delegates", delegates}, {"partitions", parts}});
@@ -67,6 +67,9 @@ void run_inspect_program(const InspectArgs& args) {
   }
   fmt::print("delegates    {} ({} bytes of TOSA; {} compiled by Vela)\n", p.delegates.size(), tosa_bytes, compiled);
   for (const auto& r : reports) fmt::print("{}", r.to_text(args.verbose));
+  if (args.verbose)
+    for (const auto& d : p.delegates)
+      if (!d.compiler_log.empty()) fmt::print("Vela on {}:\n{}\n", d.name, d.compiler_log);
 }
 
 std::string rope_layout_name(model::RopeLayout layout) {

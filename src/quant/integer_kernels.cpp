@@ -147,20 +147,8 @@ void for_each_run(const Shape& a, const Shape& b, const Shape& out, Run&& run) {
   }
 }
 
-template <typename Op>
-Tensor binary_i32(const Node& node, const std::vector<Tensor>& in, Op op) {
-  Tensor out(DType::I32, node.shape);
-  const int32_t* a = in[0].data<int32_t>();
-  const int32_t* b = in[1].data<int32_t>();
-  int32_t* o = out.mutable_data<int32_t>();
-  for_each_run(in[0].shape(), in[1].shape(), node.shape,
-               [&](int64_t ao, int64_t as, int64_t bo, int64_t bs, int64_t oo, int64_t n) {
-                 parallel_for(n, [&](int64_t i) { o[oo + i] = op(a[ao + i * as], b[bo + i * bs]); });
-               });
-  return out;
-}
-
-// As binary_i32 with a whole-run kernel of integer_elementwise.h (fast loop, exact REQUIREs).
+// An int32 binary op over numpy-broadcast operands, one innermost run at a time through a
+// whole-run kernel of integer_elementwise.h (fast loop, exact REQUIREs).
 template <typename RunFn>
 Tensor binary_i32_runs(const Node& node, const std::vector<Tensor>& in, RunFn run_fn) {
   Tensor out(DType::I32, node.shape);
