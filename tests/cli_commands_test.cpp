@@ -13,45 +13,15 @@
 #include <sstream>
 #include <string>
 
+#include "cli_run.h"
 #include "test_data.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CliRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-CliRun run_cli(const std::string& args) {
-  const fs::path dir = fs::temp_directory_path() / ("l2n_cli_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const fs::path out = dir / "out", err = dir / "err";
-  const std::string cmd = std::string(LLM2NPU_CLI) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
-  const int raw = std::system(cmd.c_str());
-  CliRun r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-// Single-quoted for the shell.
-std::string q(const fs::path& p) {
-  std::string quoted(1, '\'');
-  quoted += p.string();
-  quoted += '\'';
-  return quoted;
-}
+using l2n::testing::CliRun;
+using l2n::testing::q;
+using l2n::testing::run_cli;
 
 TEST(Cli, InspectPrintsTheArchitectureAsJson) {
   const CliRun r = run_cli("inspect --json --model " + q(l2n::testing::stories260k_bin()));

@@ -46,8 +46,7 @@ TEST(Stepwise, KvCacheScoringMatchesFullWindowLogits) {
   eval::StepwiseOptions so;
   so.max_tokens = 64;
   so.progress = false;
-  runtime::SessionRunner runner(session);
-  const auto r = eval::stepwise_perplexity(runner, *tok, prompts, so);
+  const auto r = eval::stepwise_perplexity(session, *tok, prompts, so);
   double nll = 0;
   int64_t scored = 0;
   for (const auto& p : prompts) {

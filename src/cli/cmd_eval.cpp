@@ -38,7 +38,6 @@ struct EvalArgs {
 struct Evaluated {
   std::optional<model::Model> model;
   std::unique_ptr<runtime::Session> session;
-  std::unique_ptr<runtime::SessionRunner> session_runner;
   LoadedProgram program;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   std::shared_ptr<const quant::QuantRecipe> recipe;
@@ -76,8 +75,7 @@ Evaluated open(const EvalArgs& a, int64_t context) {
   e.recipe = a.quant.calibrate(*e.model, *e.tokenizer, context, a.model.threads, !a.no_progress, e.samples);
   options.quantization = e.recipe;
   e.session = std::make_unique<runtime::Session>(*e.model, options);
-  e.session_runner = std::make_unique<runtime::SessionRunner>(*e.session);
-  e.runner = e.session_runner.get();
+  e.runner = e.session.get();
   return e;
 }
 

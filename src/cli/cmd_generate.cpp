@@ -36,7 +36,6 @@ void run_generate(const GenerateArgs& args) {
   std::optional<model::Model> model;
   std::unique_ptr<tokenizer::Tokenizer> model_tok;
   std::unique_ptr<runtime::Session> model_session;
-  std::unique_ptr<runtime::Runner> runner;
   LoadedProgram program;
   if (!args.program_path.empty()) {
     program = load_program(args.program_path, args.model.threads);
@@ -53,9 +52,8 @@ void run_generate(const GenerateArgs& args) {
                                                         args.context > 0 ? args.context : model->config.max_seq_len,
                                                         args.model.threads, !args.json, samples);
     model_session = std::make_unique<runtime::Session>(*model, session_options);
-    runner = std::make_unique<runtime::SessionRunner>(*model_session);
   }
-  runtime::Runner& session = program.session ? *program.session : *runner;
+  runtime::Runner& session = program.session ? static_cast<runtime::Runner&>(*program.session) : *model_session;
   const tokenizer::Tokenizer* tok = program.tokenizer ? program.tokenizer.get() : model_tok.get();
 
   eval::GenerateOptions options;

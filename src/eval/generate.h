@@ -38,11 +38,5 @@ struct GenerateResult {
 GenerateResult generate(runtime::Runner& session, const tokenizer::Tokenizer& tokenizer,
                         std::vector<int32_t> prompt_ids, const GenerateOptions& options,
                         const std::function<void(const std::string&)>& on_text = {});
-inline GenerateResult generate(runtime::Session& session, const tokenizer::Tokenizer& tokenizer,
-                               std::vector<int32_t> prompt_ids, const GenerateOptions& options,
-                               const std::function<void(const std::string&)>& on_text = {}) {
-  runtime::SessionRunner runner(session);
-  return generate(runner, tokenizer, std::move(prompt_ids), options, on_text);
-}
 
 }  // namespace l2n::eval

@@ -31,11 +31,6 @@ struct PerplexityResult {
 
 PerplexityResult chunked_perplexity(runtime::Runner& session, std::span<const int32_t> tokens,
                                     const PerplexityOptions& options);
-inline PerplexityResult chunked_perplexity(runtime::Session& session, std::span<const int32_t> tokens,
-                                           const PerplexityOptions& options) {
-  runtime::SessionRunner runner(session);
-  return chunked_perplexity(runner, tokens, options);
-}
 
 // -log softmax(logits)[target], with the sum in double as llama.cpp does.
 double negative_log_likelihood(std::span<const float> logits, int32_t target);

@@ -12,7 +12,6 @@
 #include <span>
 
 #include "core/tensor.h"
-#include "runtime/session.h"
 
 namespace l2n::runtime {
 
@@ -25,21 +24,6 @@ class Runner {
   virtual std::span<const float> decode(int32_t token) = 0;
   virtual int64_t position() const = 0;
   virtual void reset() = 0;
-};
-
-// A Session seen as a Runner.
-class SessionRunner final : public Runner {
- public:
-  explicit SessionRunner(Session& session) : session_(session) {}
-  int64_t vocab_size() const override { return session_.vocab_size(); }
-  int64_t max_context() const override { return session_.max_context(); }
-  Tensor forward_window(std::span<const int32_t> tokens) override { return session_.forward_window(tokens); }
-  std::span<const float> decode(int32_t token) override { return session_.decode(token); }
-  int64_t position() const override { return session_.position(); }
-  void reset() override { session_.reset(); }
-
- private:
-  Session& session_;
 };
 
 }  // namespace l2n::runtime

@@ -15,6 +15,7 @@
 
 #include "core/tensor.h"
 #include "model/model.h"
+#include "runtime/runner.h"
 
 namespace l2n::graph { class Graph; }
 namespace l2n::exec { class Executor; }
@@ -30,24 +31,24 @@ struct SessionOptions {
   std::shared_ptr<const quant::QuantRecipe> quantization;
 };
 
-class Session {
+class Session final : public Runner {
  public:
   Session(const model::Model& model, SessionOptions options);
-  ~Session();
+  ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  int64_t vocab_size() const { return model_.config.vocab_size; }
-  int64_t max_context() const { return max_context_; }
+  int64_t vocab_size() const override { return model_.config.vocab_size; }
+  int64_t max_context() const override { return max_context_; }
 
   // Logits f32[tokens.size(), vocab] for tokens at positions 0..n-1, causal attention.
-  Tensor forward_window(std::span<const int32_t> tokens);
+  Tensor forward_window(std::span<const int32_t> tokens) override;
 
   // Feeds one token at position position() and returns its logits (vocab floats, valid
   // until the next call). Throws when the cache is full.
-  std::span<const float> decode(int32_t token);
-  int64_t position() const { return position_; }
-  void reset();
+  std::span<const float> decode(int32_t token) override;
+  int64_t position() const override { return position_; }
+  void reset() override;
 
  private:
   const model::Model& model_;
