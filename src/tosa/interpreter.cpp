@@ -689,6 +689,34 @@ TosaValue op_reshape(const Args& a) {
   return TosaValue{x.type, x.tensor.reshaped(s)};
 }
 
+// Element strides of a row-major tensor of `shape`.
+std::vector<int64_t> row_major_strides(const Shape& shape) {
+  std::vector<int64_t> strides(shape.size(), 1);
+  for (size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
+}
+
+// Fills `out` in row-major order: the element at output index idx is x's element at
+// base + Σ idx[d]·strides[d] (TRANSPOSE: permuted strides; SLICE: the start as base).
+void gather_strided(const TosaValue& x, int64_t base, const std::vector<int64_t>& strides, TosaValue& out) {
+  const Shape& out_shape = shape_of(out);
+  const size_t rank = out_shape.size();
+  const size_t es = elem_size(x);
+  const auto* src = static_cast<const uint8_t*>(x.tensor.raw());
+  auto* dst = static_cast<uint8_t*>(out.tensor.mutable_raw());
+  std::vector<int64_t> idx(rank, 0);
+  const int64_t total = shape_numel(out_shape);
+  for (int64_t i = 0; i < total; ++i) {
+    int64_t off = base;
+    for (size_t d = 0; d < rank; ++d) off += idx[d] * strides[d];
+    std::memcpy(dst + i * es, src + off * es, es);
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < out_shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 TosaValue op_transpose(const Args& a) {
   expect_inputs(a, 1);
   const TosaValue& x = a[0];
@@ -704,22 +732,10 @@ TosaValue op_transpose(const Args& a) {
   Shape out_shape(rank);
   for (size_t i = 0; i < rank; ++i) out_shape[i] = shape_of(x)[static_cast<size_t>(perms[i])];
   TosaValue r = a.alloc(x.type, out_shape);
-  std::vector<int64_t> in_strides(rank, 1);
-  for (size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * shape_of(x)[d];
-  const size_t es = elem_size(x);
-  const auto* src = static_cast<const uint8_t*>(x.tensor.raw());
-  auto* dst = static_cast<uint8_t*>(r.tensor.mutable_raw());
-  std::vector<int64_t> idx(rank, 0);
-  const int64_t total = numel(x);
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t off = 0;
-    for (size_t d = 0; d < rank; ++d) off += idx[d] * in_strides[static_cast<size_t>(perms[d])];
-    std::memcpy(dst + i * es, src + off * es, es);
-    for (size_t d = rank; d-- > 0;) {
-      if (++idx[d] < out_shape[d]) break;
-      idx[d] = 0;
-    }
-  }
+  const std::vector<int64_t> in_strides = row_major_strides(shape_of(x));
+  std::vector<int64_t> strides(rank);
+  for (size_t d = 0; d < rank; ++d) strides[d] = in_strides[static_cast<size_t>(perms[d])];
+  gather_strided(x, 0, strides, r);
   return r;
 }
 
@@ -736,22 +752,10 @@ TosaValue op_slice(const Args& a) {
     out_shape[d] = size[d];
   }
   TosaValue r = a.alloc(x.type, out_shape);
-  std::vector<int64_t> in_strides(rank, 1);
-  for (size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * shape_of(x)[d];
-  const size_t es = elem_size(x);
-  const auto* src = static_cast<const uint8_t*>(x.tensor.raw());
-  auto* dst = static_cast<uint8_t*>(r.tensor.mutable_raw());
-  std::vector<int64_t> idx(rank, 0);
-  const int64_t total = shape_numel(out_shape);
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t off = 0;
-    for (size_t d = 0; d < rank; ++d) off += (idx[d] + start[d]) * in_strides[d];
-    std::memcpy(dst + i * es, src + off * es, es);
-    for (size_t d = rank; d-- > 0;) {
-      if (++idx[d] < out_shape[d]) break;
-      idx[d] = 0;
-    }
-  }
+  const std::vector<int64_t> in_strides = row_major_strides(shape_of(x));
+  int64_t base = 0;
+  for (size_t d = 0; d < rank; ++d) base += start[d] * in_strides[d];
+  gather_strided(x, base, in_strides, r);
   return r;
 }
 
