@@ -120,6 +120,8 @@ const std::vector<InvalidCase>& invalid_cases() {
        {"model.quantize_kv_cache", "static_quantize_kv_cache=true"}},
       {"StaticKvWithoutKv", ethosu({"model.static_quantize_kv_cache=true"}),
        {"model.static_quantize_kv_cache", "model.use_kv_cache=true"}},
+      {"StaticKvWithoutQuantization", {"-kv", "model.static_quantize_kv_cache=true"},
+       {"model.static_quantize_kv_cache", "quantization.pt2e_quantize"}},
       {"ZeroKvScale", ethosu({"model.static_quantize_kv_cache_scale=0"}), {"model.static_quantize_kv_cache_scale"}},
       {"NegativeKvScale", ethosu({"model.static_quantize_kv_cache_scale=-0.5"}), {"model.static_quantize_kv_cache_scale"}},
       {"InfiniteKvScale", ethosu({"model.static_quantize_kv_cache_scale=.inf"}),

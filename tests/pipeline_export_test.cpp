@@ -110,7 +110,36 @@ TEST_P(ExactProgram, ComputesExactlyWhatTheQuantizedModelComputes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Export, ExactProgram, ::testing::Values(kU85Linear16, kU85Full16, kU55Full8));
+// With the static int8 KV cache, scales calibrated on text (in both scopes).
+std::vector<std::string> with_static_kv(std::vector<std::string> settings) {
+  settings.insert(settings.end(), {"model.static_quantize_kv_cache=true",
+                                   "quantization.calibration_files=[" + l2n::testing::tinystories_text().string() + "]",
+                                   "quantization.calibration_limit=2"});
+  return settings;
+}
+
+INSTANTIATE_TEST_SUITE_P(Export, ExactProgram,
+                         ::testing::Values(kU85Linear16, kU85Full16, kU55Full8, with_static_kv(kU85Linear16),
+                                           with_static_kv(kU85Full16)));
+
+TEST(Export, StaticKvCacheIsInt8StateOfTheDecodeMethod) {
+  const auto r = run_export(with_static_kv(kU85Full16));
+  ASSERT_TRUE(r.recipe.has_value());
+  EXPECT_EQ(r.recipe->kv_cache_scales.size(), 2u * 5u);
+  bool noted = false;
+  for (const std::string& note : r.notes) noted = noted || note.find("static int8 KV cache: max|x|/127") != std::string::npos;
+  EXPECT_TRUE(noted);
+  int caches = 0;
+  for (const auto& m : r.program.methods) {
+    if (m.name != "decode") continue;
+    for (const auto& in : m.inputs)
+      if (in.name.rfind("cache_", 0) == 0) {
+        EXPECT_EQ(in.dtype, DType::I8) << in.name;
+        ++caches;
+      }
+  }
+  EXPECT_EQ(caches, 10);
+}
 
 TEST(Export, DelegatesRoundTripThroughTheTosaReaderByteIdentically) {
   const auto r = run_export(kU85Linear16);

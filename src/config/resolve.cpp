@@ -139,6 +139,11 @@ class Resolver {
       problem("{} quantizes the KV cache, but there is none: model.use_kv_cache is false; set "
               "model.use_kv_cache=true (flag -kv)",
               at("model.static_quantize_kv_cache"));
+    else if (m.static_quantize_kv_cache && !mode())
+      problem("{}: llm2npu stores the KV cache as int8 while it quantizes the model (the K/V scales are part of "
+              "the quantization recipe), so it needs a quantization mode; set quantization.pt2e_quantize (e.g. "
+              "ethosu_16a8w) or drop model.static_quantize_kv_cache",
+              at("model.static_quantize_kv_cache"));
     if (!std::isfinite(m.static_quantize_kv_cache_scale) || m.static_quantize_kv_cache_scale <= 0)
       problem("{}: a quantization scale must be a positive, finite number; the default is 1/127 = "
               "0.007874015748031496",

@@ -36,6 +36,8 @@ std::string_view op_name(OpKind op) {
     case OpKind::Table: return "table";
     case OpKind::IntLinear: return "int_linear";
     case OpKind::IntMatMul: return "int_matmul";
+    case OpKind::Maximum: return "maximum";
+    case OpKind::Minimum: return "minimum";
   }
   return "?";
 }
@@ -63,7 +65,9 @@ class Inference {
       case OpKind::MatMul: return matmul();
       case OpKind::Add:
       case OpKind::Sub:
-      case OpKind::Mul: return broadcast_binary();
+      case OpKind::Mul:
+      case OpKind::Maximum:
+      case OpKind::Minimum: return broadcast_binary();
       case OpKind::Neg: return neg();
       case OpKind::Rsqrt:
       case OpKind::Silu:
@@ -156,6 +160,7 @@ class Inference {
 
   void broadcast_binary() {
     const bool integer = in_.size() >= 1 && in_[0]->dtype == DType::I32;
+    if (!integer && (node_.op == OpKind::Maximum || node_.op == OpKind::Minimum)) error("operand 0 must be i32");
     if (integer) {
       // TOSA ADD/SUB/MUL of the INT profile: int32 only; MUL carries its shift operand.
       expect_operands(node_.op == OpKind::Mul ? 3 : 2, node_.op == OpKind::Mul ? 3 : 2);

@@ -67,6 +67,8 @@ enum class OpKind : uint8_t {
   IntLinear,    // (x i8|i16 [..., in], w i8 [out, in], bias i32|i64 [out], x_zp [1], w_zp i8[1])
                 //  -> i32 for i8 x, i64 (int48) for i16 x; a 1x1 CONV2D
   IntMatMul,    // (a, b, a_zp, b_zp) as MatMul; i8 x i8 -> i32, i16 x i16 -> i64 (int48)
+  Maximum,      // (a i32, b i32) numpy broadcast -> i32; TOSA MAXIMUM (a clamp's lower side)
+  Minimum,      // (a i32, b i32) numpy broadcast -> i32; TOSA MINIMUM
 };
 
 std::string_view op_name(OpKind op);

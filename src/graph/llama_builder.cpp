@@ -183,7 +183,8 @@ class LlamaGraphBuilder {
   }
 
   // x [T, heads, hd] -> x·cos + rotate(x)·sin, where rotate maps each pair (a, b) to
-  // (-b, a); the layout decides which elements form a pair.
+  // (-b, a); the layout decides which elements form a pair. The result is named name + ".out"
+  // (kv_rows_name relies on it).
   ValueId rope(ValueId x, const std::string& name) {
     const Shape shape = b_.shape(x);
     const int64_t t = shape[0], heads = shape[1], hd = shape[2], half = hd / 2;
@@ -221,7 +222,7 @@ class LlamaGraphBuilder {
     const ValueId v = projection("wv", "bv", c_.kv_dim(), "v_proj");
     const ValueId q_heads = b_.reshape(q, {t, c_.n_heads, c_.head_dim}, p + "attn.q_heads");
     const ValueId k_heads = b_.reshape(k, {t, c_.n_kv_heads, c_.head_dim}, p + "attn.k_heads");
-    const ValueId v_heads = b_.reshape(v, {t, c_.n_kv_heads, c_.head_dim}, p + "attn.v_heads");
+    const ValueId v_heads = b_.reshape(v, {t, c_.n_kv_heads, c_.head_dim}, kv_rows_name(layer, true));
     return {rope(q_heads, p + "attn.q_rope"), rope(k_heads, p + "attn.k_rope"), v_heads};
   }
 
@@ -281,6 +282,10 @@ class LlamaGraphBuilder {
 };
 
 }  // namespace
+
+std::string kv_rows_name(int64_t layer, bool value) {
+  return fmt::format("layers.{}.attn.{}", layer, value ? "v_heads" : "k_rope.out");
+}
 
 Graph build_full_window(const model::Model& model, int64_t window) {
   return LlamaGraphBuilder(model).full_window(window);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "graph/graph.h"
 #include "model/model.h"
@@ -21,5 +22,10 @@ namespace l2n::graph {
 
 Graph build_full_window(const model::Model& model, int64_t window);
 Graph build_decode_step(const model::Model& model, int64_t max_context);
+
+// The node holding the K (value=false) or V rows that layer `layer` writes into its KV cache,
+// [T, n_kv_heads, head_dim] (K after RoPE). Both graph shapes have it under this name: the
+// full window for every position, the decode step for the new row.
+std::string kv_rows_name(int64_t layer, bool value);
 
 }  // namespace l2n::graph

@@ -105,6 +105,8 @@ const std::map<OpKind, Rule>& integer_rules() {
       {OpKind::Sub, int16_needs_extension},
       {OpKind::Mul, int16_needs_extension},
       {OpKind::Neg, int16_needs_extension},
+      {OpKind::Maximum, int16_needs_extension},
+      {OpKind::Minimum, int16_needs_extension},
       {OpKind::Reshape, int16_needs_extension},
       {OpKind::Transpose, int16_needs_extension},
       {OpKind::Slice, int16_needs_extension},

@@ -225,9 +225,19 @@ ExportResult export_program(const config::ResolvedConfig& r, const ExportOptions
     co.seq_length = c.quantization.calibration_seq_length.value_or(window);
     co.threads = options.threads;
     co.progress = options.progress;
+    if (c.model.static_quantize_kv_cache) {
+      // As upstream: scales from calibration data when there is some, else the fixed scale.
+      const bool has_data = !c.quantization.calibration_files.empty() ||
+                            (c.quantization.calibration_tasks && !c.quantization.calibration_tasks->empty());
+      co.kv_cache = has_data && c.quantization.calibration_seq_length ? quant::KvCacheCalibration::Observed
+                                                                        : quant::KvCacheCalibration::Fixed;
+      co.fixed_kv_scale = static_cast<float>(c.model.static_quantize_kv_cache_scale);
+    }
     recipe = quant::calibrate(model, mode, quant_scope_of(r.quantize_scope), calibration.samples, co);
     recipe->calibration = calibration.how;
     result.calibration = calibration.how;
+    if (!recipe->kv_cache_calibration.empty())
+      result.notes.push_back("static int8 KV cache: " + recipe->kv_cache_calibration);
   }
 
   std::vector<std::pair<std::string, graph::Graph>> methods;

@@ -29,9 +29,9 @@ constexpr std::array kOps = {
     OpKind::Mul,       OpKind::Neg,        OpKind::Rsqrt,     OpKind::Silu,        OpKind::Exp,      OpKind::Reciprocal,
     OpKind::ReduceSum, OpKind::ReduceMean, OpKind::ReduceMax, OpKind::Softmax,     OpKind::Gather,   OpKind::Reshape,
     OpKind::Transpose, OpKind::Slice,      OpKind::Concat,    OpKind::CacheUpdate, OpKind::Quantize, OpKind::Dequantize,
-    OpKind::Rescale,   OpKind::Table,      OpKind::IntLinear, OpKind::IntMatMul};
+    OpKind::Rescale,   OpKind::Table,      OpKind::IntLinear, OpKind::IntMatMul,   OpKind::Maximum,  OpKind::Minimum};
 static_assert(kOps.size() == static_cast<size_t>(fb::OpKind::MAX) + 1);
-static_assert(kOps.back() == OpKind::IntMatMul, "a new graph::OpKind needs a value in program.fbs");
+static_assert(kOps.back() == OpKind::Minimum, "a new graph::OpKind needs a value in program.fbs");
 
 template <typename Fb, typename Cpp, size_t N>
 Fb encode_enum(const std::array<Cpp, N>& values, Cpp value, const char* kind) {

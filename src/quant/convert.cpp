@@ -17,7 +17,8 @@
 // MatMul → MATMUL (int32/int48 accumulator); Add/Sub → RESCALE both operands to a common
 // int32 scale, ADD/SUB; Mul → MUL of int32 operands with the shift that keeps the product
 // in range; Neg → NEGATE; ReduceMean → REDUCE_SUM with 1/N folded into the scale;
-// ReduceMax → REDUCE_MAX; Rsqrt/Silu/Exp/Reciprocal → TABLE (int8: 256 entries → int8;
+// ReduceMax → REDUCE_MAX; a requantization whose int32 input could leave RESCALE's input
+// range → MINIMUM/MAXIMUM first (values that saturate anyway); Rsqrt/Silu/Exp/Reciprocal → TABLE (int8: 256 entries → int8;
 // int16: 513 entries → int32 with 7 fraction bits); Softmax → REDUCE_MAX, SUB, RESCALE,
 // exp TABLE, REDUCE_SUM, reciprocal (two TABLEs + two Newton steps in int32 MUL/SUB), MUL;
 // Gather → GATHER of the quantized table; CacheUpdate → SCATTER on the integer cache.
@@ -30,6 +31,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "core/error.h"
@@ -86,6 +88,15 @@ class Converter {
         full_(recipe.scope == QuantScope::Full), info_(info) {
     float_of_.assign(src.nodes().size(), ValueId{});
     int_of_.assign(src.nodes().size(), Repr{});
+    for (const Node& n : src.nodes()) {
+      if (n.op != OpKind::CacheUpdate) continue;
+      auto it = recipe.kv_cache_scales.find(src.node(n.inputs[1]).name);
+      if (it == recipe.kv_cache_scales.end()) continue;
+      if (src.node(n.inputs[0]).op != OpKind::Input || static_cast<int64_t>(it->second.size()) != n.shape.back())
+        fail("internal: the static KV cache scales of '{}' do not fit cache update '{}'", it->first, n.name);
+      kv_scales_of_[n.output.index] = &it->second;
+      int8_cache_inputs_.insert(n.inputs[0].index);
+    }
   }
 
   Graph run() {
@@ -93,7 +104,11 @@ class Converter {
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       if (n.op == OpKind::Input) {
-        if (ann_.quantized[i]) {  // a decode-step cache: an integer graph input
+        if (int8_cache_inputs_.count(static_cast<int32_t>(i))) {  // a static int8 KV cache
+          const ValueId v = out_.add_input(n.name, DType::I8, n.shape);
+          float_of_[i] = v;
+          int_of_[i] = {v, DType::I8, 1.0, 0, 128.0};
+        } else if (ann_.quantized[i]) {  // a decode-step cache: an integer graph input
           const QuantParams& qp = params(static_cast<int32_t>(i));
           set_int(i, q_repr(out_.add_input(n.name, storage_dtype(qp.dtype), n.shape), qp));
         } else {
@@ -106,6 +121,8 @@ class Converter {
         // Consumers only want the int8/int16 form: make it once, here, so that the data
         // movement after it moves the narrow type.
         if (full_ && ann_.wants_quantized[i] && !ann_.wants_any[i]) int_of_[i] = q_form(static_cast<int32_t>(i));
+      } else if (kv_scales_of_.count(static_cast<int32_t>(i))) {
+        float_of_[i] = float_static_kv_update(n);
       } else {
         std::vector<ValueId> inputs;
         for (ValueId v : n.inputs) inputs.push_back(float_value(v));
@@ -113,7 +130,9 @@ class Converter {
       }
     }
     for (const auto& [name, v] : src_.outputs()) {
-      if (full_ && ann_.quantized[v.index] && src_.node(v).op == OpKind::CacheUpdate)
+      if (auto it = int8_cache_of_.find(v.index); it != int8_cache_of_.end())
+        out_.add_output(name, it->second);  // the int8 cache goes back to the caller
+      else if (full_ && ann_.quantized[v.index] && src_.node(v).op == OpKind::CacheUpdate)
         out_.add_output(name, int_of_[v.index].v);  // the integer cache goes back to the caller
       else
         out_.add_output(name, float_value(v));
@@ -255,6 +274,13 @@ class Converter {
     if (!(ratio < 0x1p29)) fail("internal: RESCALE '{}' would multiply by {} ({} / {}, {})", name, ratio, x.scale, scale, dtype_name(x.dtype));
     if (x.dtype == DType::I32 && x.zp == 0 &&
         x.bound >= std::ldexp(1.0, compute_multiplier(ratio, true).shift - 1)) {
+      if (out != DType::I32) {
+        // A saturating requantization: inputs beyond `limit` saturate the output anyway, so
+        // clamping them first (MINIMUM, MAXIMUM) changes no result and keeps the scaled
+        // value within apply_scale_32's range whatever the static bound (deep models).
+        const double limit = std::ceil((dtype_bound(out, out_zp) + 1.0) / ratio);
+        if (limit < x.bound) return rescale_to(clamp_wide(x, limit, name + ".clamp"), out, scale, out_zp, name);
+      }
       // Too large for apply_scale_32's input range at this ratio: first drop two bits
       // (a RESCALE by 1/4 accepts any int32), then rescale the rest of the way.
       Repr quarter = rescale_to(x, DType::I32, x.scale * 4.0, 0, name + ".pre");
@@ -265,6 +291,16 @@ class Converter {
     if (out == DType::I32 && bound > k2p30 * 1.5)
       fail("internal: RESCALE '{}' to int32 could reach {}", name, bound);
     return {v, out, scale, out_zp, bound};
+  }
+
+  // x (int32, zero point 0) clamped to [−limit, limit].
+  Repr clamp_wide(const Repr& x, double limit, const std::string& name) {
+    const Shape ones(rank_of(x), 1);
+    const auto l = static_cast<int64_t>(limit);
+    const ValueId hi = const_int(name + ".max", DType::I32, {l}, ones);
+    const ValueId lo = const_int(name + ".min", DType::I32, {-l}, ones);
+    const ValueId upper = out_.add_node(OpKind::Minimum, fresh(name + ".upper"), {x.v, hi});
+    return {out_.add_node(OpKind::Maximum, fresh(name), {upper, lo}), DType::I32, x.scale, 0, limit};
   }
 
   Repr to_q(const Repr& x, const QuantParams& qp, const std::string& name) {
@@ -405,6 +441,7 @@ class Converter {
       }
       case OpKind::Concat: return lower_concat(n);
       case OpKind::CacheUpdate: {
+        if (kv_scales_of_.count(self)) return int_static_kv_update(n);
         const Repr cache = q_form(n.inputs[0].index);
         const Repr rows = q_form(n.inputs[1].index);
         Repr r = cache;
@@ -462,6 +499,65 @@ class Converter {
       default: break;
     }
     fail("internal: no integer lowering for '{}' ({})", name, graph::op_name(n.op));
+  }
+
+  // ---- static int8 KV cache (contract in quantize.h) -----------------------------------------
+
+  // Linear scope: FP32 ops around the int8 SCATTER; returns the value attention reads.
+  ValueId float_static_kv_update(const Node& n) {
+    const std::vector<float>& scales = *kv_scales_of_.at(n.output.index);
+    const auto channels = static_cast<int64_t>(scales.size());
+    Tensor scale(DType::F32, {channels}), inverse(DType::F32, {channels});
+    for (int64_t c = 0; c < channels; ++c) {
+      scale.mutable_data<float>()[c] = scales[static_cast<size_t>(c)];
+      inverse.mutable_data<float>()[c] = 1.0f / scales[static_cast<size_t>(c)];
+    }
+    const ValueId rows = float_value(n.inputs[1]);
+    const ValueId pos = float_value(n.inputs[2]);
+    const ValueId scaled = out_.add_node(OpKind::Mul, fresh(n.name + ".kv_divide"),
+                                         {rows, out_.add_constant(fresh(n.name + ".kv_inverse_scale"), std::move(inverse))});
+    graph::Attrs q;
+    q.dtype = DType::I8;
+    q.scale = 1.0f;
+    q.zero_point = 0;
+    q.qmin = -128;
+    q.qmax = 127;
+    const ValueId rows_i8 = out_.add_node(OpKind::Quantize, fresh(n.name + ".kv_quantize"), {scaled}, q);
+    const ValueId cache = out_.add_node(OpKind::CacheUpdate, fresh(n.name + ".int8"), {float_of_[n.inputs[0].index], rows_i8, pos});
+    int8_cache_of_[n.output.index] = cache;
+    graph::Attrs dq;
+    dq.scale = 1.0f;
+    dq.zero_point = 0;
+    const ValueId history = out_.add_node(
+        OpKind::Mul, fresh(n.name + ".kv_history"),
+        {out_.add_node(OpKind::Dequantize, fresh(n.name + ".kv_dequantize"), {cache}, dq),
+         out_.add_constant(fresh(n.name + ".kv_scale"), std::move(scale))});
+    return out_.add_node(OpKind::CacheUpdate, n.name, {history, rows, pos});
+  }
+
+  // Full scope: per-channel RESCALE of the rows into the int8 cache, SCATTER, per-channel
+  // RESCALE of the whole cache back to the rows' parameters, SCATTER of the exact rows.
+  Repr int_static_kv_update(const Node& n) {
+    const std::vector<float>& scales = *kv_scales_of_.at(n.output.index);
+    const Repr rows = q_form(n.inputs[1].index);
+    const ValueId pos = float_value(n.inputs[2]);
+    std::vector<double> into, back;
+    for (float s : scales) {
+      // RESCALE cannot multiply by 2^16 or more after an int16 input; a channel that fine
+      // only ever held values below a step of the rows.
+      const double channel = std::max(static_cast<double>(s), rows.scale * 0x1p-16);
+      into.push_back(rows.scale / channel);
+      back.push_back(channel / rows.scale);
+    }
+    const ValueId rows_i8 = rescale_node(rows, into, true, DType::I8, 0, n.name + ".kv_quantize");
+    const ValueId cache = out_.add_node(OpKind::CacheUpdate, fresh(n.name + ".int8"),
+                                        {int_of_[n.inputs[0].index].v, rows_i8, pos});
+    int8_cache_of_[n.output.index] = cache;
+    const Repr cache_repr{cache, DType::I8, 1.0, 0, 128.0};
+    const ValueId history = rescale_node(cache_repr, back, true, rows.dtype, rows.zp, n.name + ".kv_history");
+    Repr r = rows;
+    r.v = out_.add_node(OpKind::CacheUpdate, n.name, {history, rows.v, pos});
+    return r;
   }
 
   Repr lower_linear(const Node& n) {
@@ -711,6 +807,9 @@ class Converter {
   std::map<int32_t, Repr> q_cache_;
   std::map<std::pair<int32_t, double>, Repr> static_cache_;
   std::map<std::string, ValueId> weights_;
+  std::map<int32_t, const std::vector<float>*> kv_scales_of_;  // static-KV cache updates → scales
+  std::set<int32_t> int8_cache_inputs_;                        // their cache inputs
+  std::map<int32_t, ValueId> int8_cache_of_;                   // their int8 cache results
 };
 
 }  // namespace

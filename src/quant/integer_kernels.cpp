@@ -164,6 +164,14 @@ Tensor binary_i32_runs(const Node& node, const std::vector<Tensor>& in, RunFn ru
 
 Tensor add_kernel(const Node& node, const std::vector<Tensor>& in) { return binary_i32_runs(node, in, add_i32_run); }
 Tensor sub_kernel(const Node& node, const std::vector<Tensor>& in) { return binary_i32_runs(node, in, sub_i32_run); }
+// TOSA MAXIMUM/MINIMUM on int32: exact, no REQUIRE.
+template <const int32_t& (*pick)(const int32_t&, const int32_t&)>
+Tensor pick_kernel(const Node& node, const std::vector<Tensor>& in) {
+  return binary_i32_runs(node, in, [](const int32_t* a, int64_t sa, const int32_t* b, int64_t sb, int32_t* o, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) o[i] = pick(a[i * sa], b[i * sb]);
+  });
+}
+
 Tensor mul_kernel(const Node& node, const std::vector<Tensor>& in) {
   const int shift = static_cast<int>(scalar_int(in[2]));
   return binary_i32_runs(node, in,
@@ -339,6 +347,8 @@ const std::map<graph::OpKind, exec::Kernel>& integer_kernels() {
       {OpKind::Sub, sub_kernel},
       {OpKind::Mul, mul_kernel},
       {OpKind::Neg, neg_kernel},
+      {OpKind::Maximum, pick_kernel<std::max<int32_t>>},
+      {OpKind::Minimum, pick_kernel<std::min<int32_t>>},
       {OpKind::ReduceSum, reduce_sum_kernel},
       {OpKind::ReduceMax, reduce_max_kernel},
       {OpKind::Quantize, quantize_kernel},

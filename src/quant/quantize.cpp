@@ -236,6 +236,40 @@ std::vector<int32_t> greedy_continuation(const model::Model& model, std::vector<
   return out;
 }
 
+namespace {
+
+// Scales of the static int8 KV cache from the observed per-channel maxima (or the fixed scale).
+void set_kv_cache_scales(QuantRecipe& recipe, std::map<std::string, std::vector<float>> kv_max,
+                         const CalibrationOptions& options) {
+  if (options.kv_cache == KvCacheCalibration::None) return;
+  if (options.kv_cache == KvCacheCalibration::Fixed) {
+    for (auto& [name, m] : kv_max) std::fill(m.begin(), m.end(), options.fixed_kv_scale);
+    recipe.kv_cache_scales = std::move(kv_max);
+    recipe.kv_cache_calibration = fmt::format("fixed scale {} for every channel (no calibration data)", options.fixed_kv_scale);
+    return;
+  }
+  float lo = INFINITY, hi = 0;
+  int64_t zero_channels = 0;
+  bool any = false;
+  for (auto& [name, m] : kv_max) {
+    for (float& s : m) {
+      any = any || s > 0;
+      if (s == 0) ++zero_channels;
+      s = std::max(s / 127.0f, std::numeric_limits<float>::min());
+      lo = std::min(lo, s), hi = std::max(hi, s);
+    }
+  }
+  if (!any) fail("static KV cache calibration observed no non-zero K/V value; check the calibration data");
+  if (zero_channels > 0)
+    fmt::print(stderr, "warning: {} KV-cache channel(s) were zero on every calibration token; they get the smallest "
+               "scale and hold only zeros\n", zero_channels);
+  recipe.kv_cache_scales = std::move(kv_max);
+  recipe.kv_cache_calibration = fmt::format("max|x|/127 per head-dim channel over the calibration samples: scales "
+                                            "{:.3g} .. {:.3g}", lo, hi);
+}
+
+}  // namespace
+
 QuantRecipe calibrate(const model::Model& model, const ModeConfig& mode, QuantScope scope,
                       const std::vector<std::vector<int32_t>>& samples, const CalibrationOptions& options) {
   if (samples.empty()) fail("no calibration samples");
@@ -250,6 +284,12 @@ QuantRecipe calibrate(const model::Model& model, const ModeConfig& mode, QuantSc
   ProgressBar bar(fmt::format("calibrating {} ({})", mode.name, quant_scope_name(scope)),
                   static_cast<int64_t>(samples.size()), options.progress);
   int64_t done = 0;
+  // Static KV cache: per-channel max|x| of each layer's K/V rows (last axis = head dim).
+  std::map<std::string, std::vector<float>> kv_max;
+  if (options.kv_cache != KvCacheCalibration::None)
+    for (int64_t layer = 0; layer < model.config.n_layers; ++layer)
+      for (bool value : {false, true})
+        kv_max[graph::kv_rows_name(layer, value)].assign(static_cast<size_t>(model.config.head_dim), 0.0f);
   for (const auto& sample : samples) {
     const int64_t n = static_cast<int64_t>(sample.size());
     if (n != length) {
@@ -272,6 +312,16 @@ QuantRecipe calibrate(const model::Model& model, const ModeConfig& mode, QuantSc
       if (auto it = observers.find(node.name); it != observers.end()) it->second->observe(value);
       if (auto it = weight_observers.find(node.name); it != weight_observers.end() && !it->second->initialized())
         it->second->observe(value);
+      if (options.kv_cache != KvCacheCalibration::Observed) return;
+      if (auto it = kv_max.find(node.name); it != kv_max.end()) {
+        std::vector<float>& m = it->second;
+        const float* d = value.data<float>();
+        const size_t channels = m.size();
+        for (int64_t i = 0; i < value.numel(); ++i) {
+          float& slot = m[static_cast<size_t>(i) % channels];
+          slot = std::max(slot, std::abs(d[i]));
+        }
+      }
     });
     bar.update(++done);
   }
@@ -283,6 +333,7 @@ QuantRecipe calibrate(const model::Model& model, const ModeConfig& mode, QuantSc
     for (const Node& n : g->nodes())
       if (n.op == OpKind::Softmax) recipe.params[n.name] = calculate_qparams(0.0f, 1.0f, mode.activation);
   for (auto& [name, obs] : weight_observers) recipe.params[weight_key(name)] = obs->calculate_qparams();
+  set_kv_cache_scales(recipe, std::move(kv_max), options);
   return recipe;
 }
 

@@ -15,7 +15,9 @@
 //    range [0, 1]; everything else is an int32 intermediate with a scale of its own.
 //  * calibrate() runs the FP32 full-window graph over calibration samples and feeds the
 //    mode's observers: the activation observer for every value an integer op reads or
-//    writes, the per-channel weight observer for Linear weights. Parameters are keyed by
+//    writes, the per-channel weight observer for Linear weights, and with a static KV cache
+//    the per-head-dim-channel max|x| of every layer's K/V rows (a channel never seen non-zero
+//    gets the smallest normal float, as upstream, with a warning on stderr). Parameters are keyed by
 //    node name (weights: "<weight>#w"), so a recipe calibrated on the full-window graph
 //    applies to any graph built from the same model. Deterministic: observers see the
 //    samples in order, and the FP32 forward passes run on one thread (the FP32 kernels'
@@ -32,6 +34,13 @@
 //    positions computes each row exactly as the full window of S tokens does (bit-identical
 //    logits); other S change static bounds and the softmax's fixed ranges, so the integer
 //    rounding differs (not the float semantics).
+//  * Static int8 KV cache (recipe.kv_cache_scales), decode step only: the cache inputs and
+//    outputs are int8; the new rows are quantized per channel into the cache, and attention
+//    reads the whole cache back at the rows' form with the new rows themselves written over
+//    it, so the current token is exact and the history int8-rounded (upstream's update
+//    path). Linear scope: as FP32 ops on the CPU (Mul by 1/scale, Quantize, SCATTER,
+//    Dequantize, Mul by scale); full scope: per-channel RESCALEs around the SCATTER, all
+//    integer (the rows' step bounds how fine a channel's scale can be: 2^-16 of it).
 //  * report(): per quantized value, its parameters and the SQNR of the dequantized integer
 //    values against the FP32 values on the calibration samples.
 #pragma once
@@ -70,14 +79,28 @@ struct QuantRecipe {
   QuantScope scope = QuantScope::Linear;
   std::map<std::string, QuantParams> params;       // by node name; weights under "<name>#w"
   std::string calibration;                         // how it was calibrated (for reports)
+  // Static int8 KV cache (model.static_quantize_kv_cache), upstream's StaticQuantizedKVCache:
+  // for the K/V rows node of each layer (graph::kv_rows_name), one scale per head-dim channel,
+  // shared across heads and positions; q = clamp(round(x / scale), −128, 127). Empty: the
+  // caches keep the scope's own form (FP32 for linear, the rows' int8/int16 for full).
+  std::map<std::string, std::vector<float>> kv_cache_scales;
+  std::string kv_cache_calibration;                // how the KV scales were chosen (for reports)
 
   const ModeConfig& mode_config() const { return find_quant_mode(mode); }
 };
 
 std::string weight_key(const std::string& weight_name);  // "<name>#w"
 
+enum class KvCacheCalibration {
+  None,      // no static int8 KV cache
+  Observed,  // max|x| / 127 per head-dim channel over the calibration samples
+  Fixed,     // fixed_kv_scale for every channel (no calibration data)
+};
+
 struct CalibrationOptions {
   int64_t seq_length = 512;
+  KvCacheCalibration kv_cache = KvCacheCalibration::None;
+  float fixed_kv_scale = 1.0f / 127.0f;
   int threads = 0;  // unused by the forward passes (see above); kept for the report runs
   bool progress = true;
 };

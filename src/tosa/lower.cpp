@@ -208,6 +208,14 @@ class Lowering {
         b_.add_op(n.op == OpKind::Add ? Op::ADD : n.op == OpKind::Sub ? Op::SUB : Op::MUL, ops, {out});
         return;
       }
+      case OpKind::Maximum:
+      case OpKind::Minimum: {
+        const size_t rank = n.shape.size();
+        const std::string out = produce(n, n.shape);
+        b_.add_op(n.op == OpKind::Maximum ? Op::MAXIMUM : Op::MINIMUM, {at_rank(in[0], rank), at_rank(in[1], rank)},
+                  {out}, NanModeAttr{NanMode::PROPAGATE});
+        return;
+      }
       case OpKind::Neg: {
         const Placed x = placed_or_graph(in[0]);
         const std::string out = produce(n, x.shape);

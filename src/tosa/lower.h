@@ -8,6 +8,7 @@
 //    tensors: IntLinear → CONV2D 1×1 on [1, rows, 1, in] NHWC with an OHWI weight (acc
 //    INT32 for int8 input, INT48 for int16); IntMatMul → MATMUL on rank 3; Rescale →
 //    RESCALE; Table → TABLE; Add/Sub/Mul → ADD/SUB/MUL (shift operand); Neg → NEGATE;
+//    Maximum/Minimum → MAXIMUM/MINIMUM;
 //    ReduceSum/ReduceMax → REDUCE_SUM/REDUCE_MAX; Reshape/Transpose/Slice/Concat → the same
 //    (shapes through CONST_SHAPE); Gather → GATHER on [1, N, D]; CacheUpdate → SCATTER at rows
 //    pos.. of [1, S, D]. RESHAPEs are added only where TOSA needs another rank.
