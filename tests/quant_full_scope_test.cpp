@@ -294,18 +294,6 @@ class Stories260kFull : public ::testing::Test {
   static std::vector<int32_t> text() {
     return std::vector<int32_t>(std::begin(testing::kStories260kGreedy), std::end(testing::kStories260kGreedy));
   }
-  static double mean_nll(const Tensor& logits, const std::vector<int32_t>& ids) {
-    double total = 0;
-    const int64_t v = logits.dim(1), n = static_cast<int64_t>(ids.size());
-    for (int64_t i = 0; i + 1 < n; ++i) {
-      const float* l = logits.data<float>() + i * v;
-      double mx = l[0], sum = 0;
-      for (int64_t j = 0; j < v; ++j) mx = std::max<double>(mx, l[j]);
-      for (int64_t j = 0; j < v; ++j) sum += std::exp(l[j] - mx);
-      total += -(l[ids[i + 1]] - mx - std::log(sum));
-    }
-    return total / static_cast<double>(n - 1);
-  }
 };
 model::Model* Stories260kFull::model_ = nullptr;
 
@@ -313,7 +301,7 @@ TEST_F(Stories260kFull, FullScopeRunsInIntegersAndStaysCloseToFp32) {
   const std::vector<int32_t> ids = text();
   const graph::Graph g = graph::build_full_window(*model_, 20);
   const Tensor in = Tensor::from_vector<int32_t>({20}, ids);
-  const double fp32 = mean_nll(exec::Executor(g).run({{"tokens", in}}).at("logits"), ids);
+  const double fp32 = mean_next_token_nll(exec::Executor(g).run({{"tokens", in}}).at("logits"), ids);
   for (const char* mode : {"ethosu_16a8w", "tosa_8a8w"}) {
     const graph::Graph q = convert(g, recipe(mode, 64));
     expect_integer_only(q);
@@ -322,7 +310,7 @@ TEST_F(Stories260kFull, FullScopeRunsInIntegersAndStaysCloseToFp32) {
     EXPECT_EQ(dequantize, 1) << mode << ": only the logits leave the integer graph";
     EXPECT_EQ(quantize, 0) << mode << ": tokens are gathered from an integer table";
     const Tensor logits = exec::Executor(q, integer_exec_options()).run({{"tokens", in}}).at("logits");
-    EXPECT_LT(std::abs(std::exp(mean_nll(logits, ids) - fp32) - 1), std::string(mode) == "tosa_8a8w" ? 0.10 : 0.01)
+    EXPECT_LT(std::abs(std::exp(mean_next_token_nll(logits, ids) - fp32) - 1), std::string(mode) == "tosa_8a8w" ? 0.10 : 0.01)
         << mode;
   }
 }
