@@ -27,7 +27,10 @@ void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t n, int64
   const float* b_block = b_transposed ? b + c0 * k : b + c0;
   const int ldb = static_cast<int>(b_transposed ? k : n);
   if (rows == 1) {
-    // OpenBLAS's gemm does not forward a single row to the faster gemv.
+    // OpenBLAS's gemm does not forward a single row to the faster gemv. gemv computes
+    // y = 0·y + A·x, and a scal by 0 may keep a NaN in y: the output can be uninitialised
+    // memory (Tensor::uninitialized), so it is cleared first.
+    std::fill_n(c_block, cols, 0.0f);
     if (b_transposed) {
       cblas_sgemv(CblasRowMajor, CblasNoTrans, cols, depth, 1.0f, b_block, ldb, a_block, 1, 0.0f, c_block, 1);
     } else {

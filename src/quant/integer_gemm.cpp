@@ -207,8 +207,9 @@ void gemm_i16_i8(const int16_t* x, const int8_t* w, int64_t rows, int64_t n_out,
 
 void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int32_t a_zp,
                int32_t b_zp, int32_t* out) {
-  std::vector<int16_t> as(static_cast<size_t>(batch * m * k)), bt(static_cast<size_t>(batch * k * n));
-  const int64_t term = int64_t{widen(a, batch * m * k, a_zp, as.data())} * transpose_widen(bm, batch, k, n, b_zp, bt.data());
+  auto as = scratch<int16_t>(batch * m * k);
+  auto bt = scratch<int16_t>(batch * k * n);
+  const int64_t term = int64_t{widen(a, batch * m * k, a_zp, as.get())} * transpose_widen(bm, batch, k, n, b_zp, bt.get());
   if (!sum_fits(k, term, INT32_MAX)) {
     std::vector<int8_t> col(static_cast<size_t>(k));
     for (int64_t b = 0; b < batch; ++b)
@@ -218,9 +219,9 @@ void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int6
       }
     return;
   }
-  std::vector<int64_t> acc(static_cast<size_t>(batch * m * n));
-  gemm_driver(as.data(), bt.data(), k * n, batch, m, n, k, k, acc.data());
-  for (size_t i = 0; i < acc.size(); ++i) out[i] = static_cast<int32_t>(acc[i]);
+  auto acc = scratch<int64_t>(batch * m * n);
+  gemm_driver(as.get(), bt.get(), k * n, batch, m, n, k, k, acc.get());
+  for (int64_t i = 0; i < batch * m * n; ++i) out[i] = static_cast<int32_t>(acc[i]);
 }
 
 void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out) {
@@ -229,15 +230,16 @@ void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, i
   // Σ a·b = 256·Σ a·hi + Σ a·lo exactly, and each of those sums has terms below 2^23, like
   // the int16×int8 GEMM.
   const int64_t size_b = batch * k * n;
-  std::vector<int16_t> hi(static_cast<size_t>(size_b)), lo(static_cast<size_t>(size_b));
+  auto hi = scratch<int16_t>(size_b);
+  auto lo = scratch<int16_t>(size_b);
   int32_t max_b = 0;
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t r = 0; r < k; ++r)
       for (int64_t c = 0; c < n; ++c) {
         const int32_t v = bm[(b * k + r) * n + c];
         const int64_t t = (b * n + c) * k + r;
-        hi[static_cast<size_t>(t)] = static_cast<int16_t>(v >> 8);
-        lo[static_cast<size_t>(t)] = static_cast<int16_t>(v & 255);
+        hi[t] = static_cast<int16_t>(v >> 8);
+        lo[t] = static_cast<int16_t>(v & 255);
         max_b = std::max(max_b, v < 0 ? -v : v);
       }
   const int32_t max_a = max_abs(a, batch * m * k);
@@ -251,10 +253,10 @@ void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, i
       }
     return;
   }
-  std::vector<int64_t> low(static_cast<size_t>(batch * m * n));
-  gemm_driver(a, hi.data(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 128), out);
-  gemm_driver(a, lo.data(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 255), low.data());
-  for (size_t i = 0; i < low.size(); ++i) out[i] = out[i] * 256 + low[i];
+  auto low = scratch<int64_t>(batch * m * n);
+  gemm_driver(a, hi.get(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 128), out);
+  gemm_driver(a, lo.get(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 255), low.get());
+  for (int64_t i = 0; i < batch * m * n; ++i) out[i] = out[i] * 256 + low[i];
 }
 
 void add_bias_rows_i32(int32_t* acc, const int32_t* bias, int64_t rows, int64_t n_out, bool bias_per_channel) {

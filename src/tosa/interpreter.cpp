@@ -147,10 +147,12 @@ struct Args {
   const TosaValue& operator[](size_t i) const { return *in[i]; }
 
   // The result buffer, after checking it against the declared output: a hostile file must
-  // not make the interpreter allocate a shape it never declared.
+  // not make the interpreter allocate a shape it never declared. Uninitialised: every
+  // operator writes each element of its result (or throws), so a zero fill would be a
+  // wasted pass over memory.
   TosaValue alloc(DType type, const Shape& shape) const {
     if (const std::string why = declared_mismatch(type, shape, *out); !why.empty()) fail("ERROR_IF: {}", why);
-    return make_value(type, shape);
+    return TosaValue{type, Tensor::uninitialized(value_storage(type), shape)};
   }
 };
 
