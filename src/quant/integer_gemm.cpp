@@ -76,8 +76,10 @@ constexpr int64_t kParallelWork = int64_t{1} << 16;
 }
 
 // For each of `batch` problems: acc[b][r, o] = Σ_i x[b][r, i]·w[b][o, i] (x: [rows, n],
-// w: [n_out, n] at w + b·w_batch_stride, acc: [rows, n_out]). Tasks are whole output tiles
-// under a static schedule, so no sum is split between threads.
+// w: [n_out, n] at w + b·w_batch_stride, acc: [rows, n_out]). Tasks are whole output tiles,
+// so no sum is split between threads and the result does not depend on who computes what.
+// They are handed out dynamically: on a shared machine a thread that is descheduled would
+// otherwise leave its static share for the other threads to wait on at the barrier.
 void gemm_driver(const int16_t* x, const int16_t* w, int64_t w_batch_stride, int64_t batch, int64_t rows, int64_t n_out,
                  int64_t n, int64_t block, int64_t* acc, const int64_t* bias = nullptr) {
   const int64_t row_tiles = (rows + kRowTile - 1) / kRowTile;
@@ -85,7 +87,7 @@ void gemm_driver(const int16_t* x, const int16_t* w, int64_t w_batch_stride, int
   const int64_t tasks = batch * row_tiles * out_tiles;
   const bool parallel = tasks > 1 && batch * rows * n_out * std::max<int64_t>(n, 1) >= kParallelWork;
   block = std::max<int64_t>(block, 1);
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t b = t / (row_tiles * out_tiles);
     const int64_t rt = (t / out_tiles) % row_tiles, ot = t % out_tiles;
