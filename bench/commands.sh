@@ -3,7 +3,7 @@
 # for accuracy), each figure beside its bound measured in the same run:
 #   export 16a8w full / linear (8 × 64-token calibration): wall time, peak RSS
 #   eval at ctx 512 (prefill tokens/s): FP32 vs the OpenBLAS sgemm time of the same linear
-#     shapes (kernels bench), 16a8w program vs FP32, 2 threads vs 1
+#     shapes (kernels bench), 16a8w programs (full and linear scope) vs FP32, 2 threads vs 1
 #   generate, KV cache of 512 (decode tokens/s) vs the memory-bandwidth bound: weight bytes per token / the
 #     streaming-read rate of the kernels bench
 # Prints a markdown table and writes JSON.
@@ -127,21 +127,24 @@ if timed eval_fp32 "$cli" eval --model "$model" --text "$text" --ctx 512 --max-c
 else
   row "eval --model (FP32) ctx 512" "failed" null "" null null "" "$(tail -c 300 "$work/eval_fp32.err")"
 fi
-program=$work/smollm2_16a8w_full.l2n
-if ! has_flag eval --program; then
-  row "eval --program (16a8w full) ctx 512" "skipped" null "" null null "≥ 50 % of FP32" \
-    "this build's eval has no --program yet"
-elif [ ! -f "$program" ]; then
-  row "eval --program (16a8w full) ctx 512" "skipped" null "" null null "≥ 50 % of FP32" "export failed"
-elif timed eval_program "$cli" eval --program "$program" --text "$text" --ctx 512 --max-chunks "$chunks" \
-  -t "$threads" --json --no-progress; then
-  p_tps=$(eval_tps eval_program)
-  row "eval --program (16a8w full) ctx 512" "prefill" "$p_tps" "tok/s" "$fp32_tps" \
-    "$(jq -n "if $fp32_tps == null then null else $p_tps / $fp32_tps end")" "≥ 50 % of FP32" "bound: FP32 eval"
-else
-  row "eval --program (16a8w full) ctx 512" "failed" null "" null null "≥ 50 % of FP32" \
-    "$(tail -c 300 "$work/eval_program.err")"
-fi
+# The exported programs (both scopes; a scope whose export failed is reported as such).
+for scope in full linear; do
+  program=$work/smollm2_16a8w_$scope.l2n
+  if ! has_flag eval --program; then
+    row "eval --program (16a8w $scope) ctx 512" "skipped" null "" null null "≥ 50 % of FP32" \
+      "this build's eval has no --program yet"
+  elif [ ! -f "$program" ]; then
+    row "eval --program (16a8w $scope) ctx 512" "skipped" null "" null null "≥ 50 % of FP32" "export failed"
+  elif timed "eval_program_$scope" "$cli" eval --program "$program" --text "$text" --ctx 512 --max-chunks "$chunks" \
+    -t "$threads" --json --no-progress; then
+    p_tps=$(eval_tps "eval_program_$scope")
+    row "eval --program (16a8w $scope) ctx 512" "prefill" "$p_tps" "tok/s" "$fp32_tps" \
+      "$(jq -n "if $fp32_tps == null then null else $p_tps / $fp32_tps end")" "≥ 50 % of FP32" "bound: FP32 eval"
+  else
+    row "eval --program (16a8w $scope) ctx 512" "failed" null "" null null "≥ 50 % of FP32" \
+      "$(tail -c 300 "$work/eval_program_$scope.err")"
+  fi
+done
 
 # 5. generate: decode tokens/s against weight bytes per token / bandwidth.
 prompt="Once upon a time"
@@ -165,18 +168,23 @@ else
 fi
 # A 16a8w program holds int8 weights: a quarter of the bytes per token.
 q_decode_bound=$(jq -n "$bandwidth / $weights_per_token")
-if ! has_flag generate --program; then
-  row "generate --program (16a8w full)" "skipped" null "" "$q_decode_bound" null "≥ 50 % of bandwidth bound" \
-    "this build's generate has no --program yet"
-elif [ -f "$program" ] && timed gen_program "$cli" generate --program "$program" --prompt "$prompt" \
-  -n "$decode_tokens" --temperature 0 --context 512 -t "$threads" --json; then
-  d=$(jq '.decode_tokens_per_second' "$work/gen_program.out")
-  row "generate --program (16a8w full)" "decode" "$d" "tok/s" "$q_decode_bound" "$(jq -n "$d / $q_decode_bound")" \
-    "≥ 50 % of bandwidth bound" "bound: int8 weights, $(jq -n "$weights_per_token / 1e6 | floor") MB per token"
-else
-  row "generate --program (16a8w full)" "failed" null "" "$q_decode_bound" null "≥ 50 % of bandwidth bound" \
-    "$( [ -f "$work/gen_program.err" ] && tail -c 300 "$work/gen_program.err")"
-fi
+for scope in full linear; do
+  program=$work/smollm2_16a8w_$scope.l2n
+  if ! has_flag generate --program; then
+    row "generate --program (16a8w $scope)" "skipped" null "" "$q_decode_bound" null "≥ 50 % of bandwidth bound" \
+      "this build's generate has no --program yet"
+  # No --context: a program's KV-cache capacity is fixed at export (--max_context_length 512).
+  elif [ -f "$program" ] && timed "gen_program_$scope" "$cli" generate --program "$program" --prompt "$prompt" \
+    -n "$decode_tokens" --temperature 0 -t "$threads" --json; then
+    d=$(jq '.decode_tokens_per_second' "$work/gen_program_$scope.out")
+    row "generate --program (16a8w $scope)" "decode" "$d" "tok/s" "$q_decode_bound" \
+      "$(jq -n "$d / $q_decode_bound")" "≥ 50 % of bandwidth bound" \
+      "bound: int8 weights, $(jq -n "$weights_per_token / 1e6 | floor") MB per token"
+  else
+    row "generate --program (16a8w $scope)" "failed" null "" "$q_decode_bound" null "≥ 50 % of bandwidth bound" \
+      "$( [ -f "$program" ] || echo "export failed"; [ -f "$work/gen_program_$scope.err" ] && tail -c 300 "$work/gen_program_$scope.err")"
+  fi
+done
 
 # 6. The table and the JSON.
 mkdir -p "$(dirname "$out_json")"

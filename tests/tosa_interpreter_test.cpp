@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "core/error.h"
@@ -262,6 +263,68 @@ TEST(TosaInterpreter, Fp32ElementwiseAndDataMovement) {
   EXPECT_FLOAT_EQ(f[1], std::exp(0.0f));
   EXPECT_FLOAT_EQ(f[2], std::exp(0.0f));
   EXPECT_FLOAT_EQ(f[3], std::exp(1.0f));
+}
+
+// The run-based broadcasting against a per-element walk written here, over operand shapes
+// that exercise every stride pattern: dense, scalar, broadcast inner or outer axes, and
+// axes that merge.
+TEST(TosaInterpreter, BroadcastRunsMatchPerElementBroadcasting) {
+  const std::vector<std::pair<Shape, Shape>> cases = {
+      {{2, 3, 4, 5}, {2, 3, 4, 5}}, {{2, 3, 4, 5}, {1, 1, 1, 1}}, {{1, 1, 1, 1}, {2, 3, 4, 5}},
+      {{2, 3, 4, 5}, {2, 3, 1, 1}}, {{2, 3, 4, 5}, {1, 1, 4, 5}}, {{2, 1, 4, 1}, {1, 3, 1, 5}},
+      {{2, 3, 1, 5}, {2, 1, 4, 5}}, {{1, 3, 4, 1}, {2, 3, 4, 5}}, {{1, 1, 1, 7}, {1, 1, 1, 1}}};
+  auto index_of = [](const Shape& s, const Shape& out, int64_t i) {  // row-major, broadcast
+    int64_t off = 0, stride = 1;
+    for (size_t d = out.size(); d-- > 0;) {
+      const int64_t idx = i % out[d];
+      i /= out[d];
+      if (s[d] != 1) off += idx * stride;
+      stride *= s[d];
+    }
+    return off;
+  };
+  for (const auto& [sa, sb] : cases) {
+    Shape so(sa.size());
+    for (size_t d = 0; d < sa.size(); ++d) so[d] = std::max(sa[d], sb[d]);
+    const std::vector<int32_t> so32(so.begin(), so.end());
+    V va(static_cast<size_t>(shape_numel(sa))), vb(static_cast<size_t>(shape_numel(sb)));
+    for (size_t i = 0; i < va.size(); ++i) va[i] = static_cast<int64_t>(i * 7919 % 2001) - 1000;
+    for (size_t i = 0; i < vb.size(); ++i) vb[i] = static_cast<int64_t>(i * 104729 % 1999) - 999;
+    TosaBasicBlock b;
+    b.add_tensor("a", DType::INT32, std::vector<int32_t>(sa.begin(), sa.end()));
+    b.add_tensor("b", DType::INT32, std::vector<int32_t>(sb.begin(), sb.end()));
+    b.add_tensor("a16", DType::INT16, std::vector<int32_t>(sa.begin(), sa.end()));
+    b.add_tensor("b16", DType::INT16, std::vector<int32_t>(sb.begin(), sb.end()));
+    b.inputs = {"a", "b", "a16", "b16"};
+    b.add_const("shift", DType::INT8, {1}, V{3});
+    b.add_const("noshift", DType::INT8, {1}, V{0});
+    const std::vector<std::pair<Op, std::string>> ops = {{Op::ADD, "add"}, {Op::SUB, "sub"}, {Op::MAXIMUM, "max"},
+                                                         {Op::MINIMUM, "min"}, {Op::MUL, "mul"}, {Op::MUL, "mul16"}};
+    for (const auto& [op, name] : ops) {
+      b.add_tensor(name, DType::INT32, so32);
+      if (name == "mul") b.add_op(op, {"a", "b", "shift"}, {name});
+      else if (name == "mul16") b.add_op(op, {"a16", "b16", "noshift"}, {name});
+      else b.add_op(op, {"a", "b"}, {name});
+      b.outputs.push_back(name);
+    }
+    const auto out = run(TosaGraph::from_block(b), {{"a", val(DType::INT32, sa, va)},
+                                                    {"b", val(DType::INT32, sb, vb)},
+                                                    {"a16", val(DType::INT16, sa, va)},
+                                                    {"b16", val(DType::INT16, sb, vb)}});
+    std::map<std::string, V> want;
+    for (int64_t i = 0; i < shape_numel(so); ++i) {
+      const int32_t u = static_cast<int32_t>(va[static_cast<size_t>(index_of(sa, so, i))]);
+      const int32_t v = static_cast<int32_t>(vb[static_cast<size_t>(index_of(sb, so, i))]);
+      want["add"].push_back(q::add_i32(u, v));
+      want["sub"].push_back(q::sub_i32(u, v));
+      want["max"].push_back(std::max(u, v));
+      want["min"].push_back(std::min(u, v));
+      want["mul"].push_back(q::mul_i32(u, v, 3));
+      want["mul16"].push_back(q::mul_i32(u, v, 0));
+    }
+    for (const auto& [op, name] : ops)
+      EXPECT_EQ(ints(out.at(name)), want[name]) << name << " of " << shape_str(sa) << " and " << shape_str(sb);
+  }
 }
 
 // Zero-filled inputs of the declared shapes (nullopt when they would be too large).

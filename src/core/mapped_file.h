@@ -23,6 +23,11 @@ class MappedFile {
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   const std::filesystem::path& path() const { return path_; }
 
+  // Drops the mapping's pages from this process's resident set; the bytes do not change
+  // (the mapping is read-only, a later read faults them back in from the page cache). For
+  // a phase that is done with most of a large checkpoint and must not be charged for it.
+  void release_resident_pages() const;
+
  private:
   MappedFile() = default;
   std::filesystem::path path_;

@@ -19,11 +19,17 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), Fill::Zero) {}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, std::move(shape), Fill::None); }
+
+Tensor::Tensor(DType dtype, Shape shape, Fill fill) : dtype_(dtype), shape_(std::move(shape)) {
   for (int64_t d : shape_)
     if (d < 0) fail("negative dimension in tensor shape {}", shape_str(shape_));
   const size_t bytes = nbytes();
-  std::shared_ptr<uint8_t[]> buffer(new uint8_t[bytes ? bytes : 1]());
+  // new T[n]() value-initialises (a memset); new T[n] leaves the bytes as they are.
+  std::shared_ptr<uint8_t[]> buffer(fill == Fill::Zero ? new uint8_t[bytes ? bytes : 1]()
+                                                       : new uint8_t[bytes ? bytes : 1]);
   data_ = buffer.get();
   owner_ = std::shared_ptr<const void>(buffer, buffer.get());
   writable_ = true;
@@ -52,7 +58,7 @@ void* Tensor::mutable_raw() {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t(dtype_, shape_);
+  Tensor t = uninitialized(dtype_, shape_);
   if (nbytes()) std::memcpy(t.mutable_raw(), data_, nbytes());
   return t;
 }

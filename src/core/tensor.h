@@ -1,9 +1,12 @@
 // Tensor: a dtype, a static shape and a contiguous row-major buffer.
 //
 // Copies are cheap and SHARE the buffer (like a shared_ptr); use clone() for a deep copy.
-// A tensor either owns zero-initialised memory (Tensor(dtype, shape)) or views memory
-// kept alive by an owner (Tensor::view, e.g. a memory-mapped checkpoint); views are
-// read-only and mutable_data() on them throws.
+// A tensor either owns memory or views memory kept alive by an owner (Tensor::view, e.g. a
+// memory-mapped checkpoint); views are read-only and mutable_data() on them throws. Owned
+// memory is zero-filled (Tensor(dtype, shape)) unless made by Tensor::uninitialized, whose
+// contents are indeterminate: only for results that the caller overwrites completely
+// before anyone reads them (kernel outputs), where the zero fill is a wasted pass over
+// memory.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +28,8 @@ class Tensor {
  public:
   Tensor() = default;
   Tensor(DType dtype, Shape shape);
+  // Owned, writable, contents indeterminate (see above).
+  static Tensor uninitialized(DType dtype, Shape shape);
   static Tensor view(DType dtype, Shape shape, const void* data, std::shared_ptr<const void> owner);
   template <typename T>
   static Tensor from_vector(Shape shape, const std::vector<T>& values);
@@ -57,6 +62,8 @@ class Tensor {
   Tensor reshaped(Shape shape) const;
 
  private:
+  enum class Fill { Zero, None };
+  Tensor(DType dtype, Shape shape, Fill fill);
   void check_dtype(DType expected) const;
 
   DType dtype_ = DType::F32;

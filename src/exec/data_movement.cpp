@@ -67,7 +67,7 @@ Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm) {
     out_shape[k] = x.shape()[perm[k]];
     src_strides[k] = in_strides[perm[k]];
   }
-  Tensor out(x.dtype(), out_shape);
+  Tensor out = Tensor::uninitialized(x.dtype(), out_shape);
   gather_strided(out, bytes(x), src_strides);
   return out;
 }
@@ -84,7 +84,7 @@ Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vect
            shape_str(x.shape()));
     start += begin[k] * strides[k];
   }
-  Tensor out(x.dtype(), size);
+  Tensor out = Tensor::uninitialized(x.dtype(), size);
   gather_strided(out, bytes(x) + start * dtype_size(x.dtype()), strides);
   return out;
 }
@@ -107,7 +107,7 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t axis) {
   int64_t outer = 1;
   for (int64_t i = 0; i < k; ++i) outer *= first[i];
   const size_t elem = dtype_size(parts[0].dtype());
-  Tensor out(parts[0].dtype(), out_shape);
+  Tensor out = Tensor::uninitialized(parts[0].dtype(), out_shape);
   uint8_t* dst = mutable_bytes(out);
   for (int64_t o = 0; o < outer; ++o) {
     for (const Tensor& part : parts) {
@@ -124,7 +124,7 @@ Tensor gather(const Tensor& table, const Tensor& indices) {
   const int64_t rows = table.dim(0);
   Shape out_shape = indices.shape();
   out_shape.insert(out_shape.end(), table.shape().begin() + 1, table.shape().end());
-  Tensor out(table.dtype(), out_shape);
+  Tensor out = Tensor::uninitialized(table.dtype(), out_shape);
   const size_t row_bytes = rows ? table.nbytes() / static_cast<size_t>(rows) : 0;
   const int32_t* ids = indices.data<int32_t>();
   uint8_t* dst = mutable_bytes(out);

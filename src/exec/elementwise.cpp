@@ -39,7 +39,7 @@ std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
 template <typename Op>
 Tensor binary(const Tensor& a, const Tensor& b, Op op) {
   const Shape out_shape = broadcast_shape(a.shape(), b.shape());
-  Tensor out(DType::F32, out_shape);
+  Tensor out = Tensor::uninitialized(DType::F32, out_shape);  // every element is written below
   const float* as = a.data<float>();
   const float* bs = b.data<float>();
   float* os = out.mutable_data<float>();
@@ -92,7 +92,7 @@ Tensor binary(const Tensor& a, const Tensor& b, Op op) {
 
 template <typename Op>
 Tensor unary(const Tensor& x, Op op) {
-  Tensor out(DType::F32, x.shape());
+  Tensor out = Tensor::uninitialized(DType::F32, x.shape());
   const float* xs = x.data<float>();
   float* os = out.mutable_data<float>();
   const int64_t n = x.numel();

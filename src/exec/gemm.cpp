@@ -27,7 +27,10 @@ void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t n, int64
   const float* b_block = b_transposed ? b + c0 * k : b + c0;
   const int ldb = static_cast<int>(b_transposed ? k : n);
   if (rows == 1) {
-    // OpenBLAS's gemm does not forward a single row to the faster gemv.
+    // OpenBLAS's gemm does not forward a single row to the faster gemv. gemv computes
+    // y = 0·y + A·x, and a scal by 0 may keep a NaN in y: the output can be uninitialised
+    // memory (Tensor::uninitialized), so it is cleared first.
+    std::fill_n(c_block, cols, 0.0f);
     if (b_transposed) {
       cblas_sgemv(CblasRowMajor, CblasNoTrans, cols, depth, 1.0f, b_block, ldb, a_block, 1, 0.0f, c_block, 1);
     } else {
@@ -50,14 +53,18 @@ void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const 
       gemm_block(0, m, 0, n, n, k, a + i * m * k, b + i * k * n, b_transposed, c + i * m * n);
     return;
   }
-  // Each matrix is cut into `splits` blocks: by rows when there are enough of them
-  // (prefill), else by columns (decode); tasks are (matrix, block) pairs.
-  const int64_t splits = batch >= threads ? 1 : (threads + batch - 1) / batch;
-  const bool split_rows = m >= 4 * splits;
+  // Each matrix is cut into blocks: by rows when there are enough of them (prefill), else by
+  // columns (decode); tasks are (matrix, block) pairs. Two tasks per thread, handed out
+  // dynamically: with exactly one per thread, a thread that the (shared) machine deschedules
+  // makes the others wait at the barrier for its whole share; smaller blocks would repack
+  // the weight for each sgemm call once too often.
+  const int64_t want = batch >= 2 * threads ? 1 : (2 * threads + batch - 1) / batch;
+  const bool split_rows = m >= 4 * want;
   const int64_t extent = split_rows ? m : n;
   const int64_t align = split_rows ? 1 : 16;
-  const int64_t chunk = ((extent + splits - 1) / splits + align - 1) / align * align;
-#pragma omp parallel for num_threads(static_cast<int>(threads))
+  const int64_t chunk = ((extent + want - 1) / want + align - 1) / align * align;
+  const int64_t splits = (extent + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(static_cast<int>(threads))
   for (int64_t task = 0; task < batch * splits; ++task) {
     const int64_t i = task / splits, part = task % splits;
     const int64_t begin = std::min(extent, part * chunk), end = std::min(extent, begin + chunk);

@@ -18,7 +18,7 @@ LinearDims check_linear(const Tensor& x, const Tensor& w, const Tensor* bias) {
 Tensor linear_output(const Tensor& x, const Tensor& w) {
   Shape shape = x.shape();
   shape.back() = w.dim(0);
-  return Tensor(DType::F32, shape);
+  return Tensor::uninitialized(DType::F32, shape);  // the GEMM stores every element (beta = 0)
 }
 
 }  // namespace

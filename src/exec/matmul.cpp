@@ -22,7 +22,7 @@ MatMulDims check_matmul(const Tensor& a, const Tensor& b) {
 Tensor matmul_output(const Tensor& a, const Tensor& b) {
   Shape shape = a.shape();
   shape.back() = b.dim(-1);
-  return Tensor(DType::F32, shape);
+  return Tensor::uninitialized(DType::F32, shape);  // the GEMM stores every element (beta = 0)
 }
 
 }  // namespace

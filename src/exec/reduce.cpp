@@ -20,7 +20,7 @@ Tensor reduce(const Tensor& x, int64_t axis, Reduction kind) {
   const int64_t n = shape[k];
   Shape out_shape = shape;
   out_shape[k] = 1;
-  Tensor out(DType::F32, out_shape);
+  Tensor out = Tensor::uninitialized(DType::F32, out_shape);
   const float* xs = x.data<float>();
   float* os = out.mutable_data<float>();
 #pragma omp parallel for collapse(2) if (x.numel() > (1 << 15))

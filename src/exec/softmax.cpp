@@ -7,7 +7,7 @@ namespace l2n::exec {
 
 Tensor softmax(const Tensor& x) {
   if (x.rank() < 1) fail("internal: softmax of a scalar");
-  Tensor out(DType::F32, x.shape());
+  Tensor out = Tensor::uninitialized(DType::F32, x.shape());
   const int64_t n = x.dim(-1);
   if (n == 0) return out;
   const int64_t rows = x.numel() / n;

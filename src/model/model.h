@@ -80,6 +80,9 @@ class WeightStore {
   // Converts to F32. The result may be a read-only view of the memory-mapped file (it keeps
   // the mapping alive); clone() it before writing.
   virtual Tensor load_f32(const std::string& name) const = 0;
+  // Gives the resident pages of memory-mapped weights back to the OS; views stay valid
+  // (they fault their pages back in when read). A no-op for stores that own their memory.
+  virtual void release_resident_pages() const {}
 };
 
 // Tokenizer data embedded in a checkpoint (GGUF). Plain data: the tokenizer stage turns it

@@ -34,6 +34,15 @@ TensorInfo MappedWeightStore::info(const std::string& name) const {
   return {t.dtype, t.shape};
 }
 
+void MappedWeightStore::release_resident_pages() const {
+  const MappedFile* last = nullptr;  // entries of one file are usually adjacent in the map
+  for (const auto& [name, tensor] : tensors_)
+    if (tensor.file && tensor.file.get() != last) {
+      last = tensor.file.get();
+      last->release_resident_pages();
+    }
+}
+
 std::string MappedWeightStore::describe(const std::string& name) const {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) return fmt::format("'{}'", name);

@@ -37,6 +37,7 @@ class MappedWeightStore final : public WeightStore {
   // F32 data at a 4-byte aligned address comes back as a read-only view of the mapping
   // (no copy); everything else is converted into a fresh, writable tensor.
   Tensor load_f32(const std::string& name) const override;
+  void release_resident_pages() const override;
 
   // "layers.0.wq (model.layers.0.self_attn.q_proj.weight in /x/model.safetensors)".
   std::string describe(const std::string& name) const;

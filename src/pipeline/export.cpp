@@ -1,6 +1,7 @@
 #include "pipeline/export.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,6 +239,7 @@ ExportResult export_program(const config::ResolvedConfig& r, const ExportOptions
     result.calibration = calibration.how;
     if (!recipe->kv_cache_calibration.empty())
       result.notes.push_back("static int8 KV cache: " + recipe->kv_cache_calibration);
+    malloc_trim(0);  // the calibration runs' activations (see below)
   }
 
   std::vector<std::pair<std::string, graph::Graph>> methods;
@@ -247,7 +249,9 @@ ExportResult export_program(const config::ResolvedConfig& r, const ExportOptions
   const target::TargetCapabilities caps = target::capabilities_of(r.tosa_spec);
   const std::string target = target_name(r);
   for (auto& [name, float_graph] : methods) {
-    const graph::Graph g = recipe ? quant::convert(float_graph, *recipe) : std::move(float_graph);
+    graph::Graph g = recipe ? quant::convert(float_graph, *recipe) : std::move(float_graph);
+    // Past conversion the FP32 graph is dead weight (its rope/mask tables are owned copies).
+    float_graph = graph::Graph();
     const partition::Partition part = partition::partition_graph(g, caps);
     result.partitions.push_back(partition::make_report(g, part, name, target));
     program::Method m;
@@ -264,13 +268,22 @@ ExportResult export_program(const config::ResolvedConfig& r, const ExportOptions
       program::Delegate d;
       d.name = fmt::format("{}.delegate_{}", name, step.delegate_index);
       d.target = target;
-      tosa::TosaGraph t = tosa::lower_to_tosa(sub);
-      d.tosa = tosa::write_tosa(t);
+      // The TosaGraph dies here: its constants would be a second copy of the delegate's
+      // weights next to d.tosa (read_tosa(d.tosa) gives it back).
+      d.tosa = tosa::write_tosa(tosa::lower_to_tosa(sub));
       m.steps.push_back({program::Step::Kind::Delegate, static_cast<uint32_t>(p.delegates.size())});
-      result.delegates.push_back({d.name, std::move(t)});
       p.delegates.push_back(std::move(d));
     }
     p.methods.push_back(std::move(m));
+    // The integer graph `g` and the lowering's temporaries are freed now; hand their pages
+    // back (the executor keeps up to 512 MB of freed heap for its per-run buffers), or the
+    // next method's buffers and the program file stack on top of them.
+    g = graph::Graph();
+    malloc_trim(0);
+    // Likewise the checkpoint's pages, read by calibration and conversion: what is still
+    // needed (the FP32 embedding the CPU steps keep as a view) faults back in from the page
+    // cache when the program is written.
+    model.weights->release_resident_pages();
   }
 
   nlohmann::json reports = nlohmann::json::array();

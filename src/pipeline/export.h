@@ -38,15 +38,9 @@ struct ExportOptions {
   std::string producer = "llm2npu";
 };
 
-struct DelegateArtifact {
-  std::string name;          // as in the program
-  tosa::TosaGraph graph;     // what delegates[i].tosa holds
-};
-
 struct ExportResult {
   program::Program program;
   std::vector<partition::MethodPartitionReport> partitions;
-  std::vector<DelegateArtifact> delegates;
   std::optional<quant::QuantRecipe> recipe;  // the calibrated recipe (nullopt for FP32)
   std::optional<quant::QuantReport> quant_report;
   std::string calibration;   // how the recipe was calibrated ("" when FP32)

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <set>
 
 #include "core/atomic_file.h"
@@ -386,16 +387,14 @@ const Method* Program::find_method(std::string_view name) const {
   return nullptr;
 }
 
-std::vector<uint8_t> encode_program(const Program& program) {
-  check_program(program, "program");
-  const uint64_t estimate = estimated_payload_bytes(program);
-  if (estimate > kMaxPayloadBytes)
-    fail(
-        "the program needs about {} MiB, more than the {} MiB a program file (format version {}) can hold; "
-        "export fewer layers to the CPU (delegate them) or quantize the weights",
-        estimate >> 20, kMaxPayloadBytes >> 20, kFormatVersion);
+namespace {
 
-  FlatBufferBuilder b(size_t{1} << 20);
+// Builds the payload of `program` in `b` and puts the header in front of it, inside the
+// builder: the finished file is then the builder's buffer, one copy of the payload in
+// memory instead of three (the builder, the framed copy, and the builder's growth steps).
+// The builder starts at the payload estimate, so it does not grow by reallocation (each
+// step would hold the old and the new buffer at once); untouched pages cost no memory.
+void build_program_file(const Program& program, FlatBufferBuilder& b) {
   // Children first (flatbuffers builds back to front); the order is fixed, so the bytes are
   // too.
   std::vector<Offset<fb::Method>> methods;
@@ -414,14 +413,36 @@ std::vector<uint8_t> encode_program(const Program& program) {
                                       delegate_vector, method_vector);
   fb::FinishProgramBuffer(b, root);
 
+  // The header goes in front of the finished payload (the builder grows downwards); the
+  // payload's bytes and their alignment relative to its own start do not change.
   const std::span<const uint8_t> payload(b.GetBufferPointer(), b.GetSize());
-  std::vector<uint8_t> out(kHeaderSize + payload.size(), 0);
-  std::memcpy(out.data(), kMagic, sizeof(kMagic));
-  put_le<uint32_t>(out, 8, kFormatVersion);
-  put_le<uint64_t>(out, 12, payload.size());
-  put_le<uint32_t>(out, 20, crc32_of(payload));
-  std::memcpy(out.data() + kHeaderSize, payload.data(), payload.size());
-  return out;
+  std::vector<uint8_t> header(kHeaderSize, 0);
+  std::memcpy(header.data(), kMagic, sizeof(kMagic));
+  put_le<uint32_t>(header, 8, kFormatVersion);
+  put_le<uint64_t>(header, 12, payload.size());
+  put_le<uint32_t>(header, 20, crc32_of(payload));
+  b.PushBytes(header.data(), header.size());
+}
+
+// The builder for a program: checked first, sized by the estimate.
+std::unique_ptr<FlatBufferBuilder> encode_to_builder(const Program& program) {
+  check_program(program, "program");
+  const uint64_t estimate = estimated_payload_bytes(program);
+  if (estimate > kMaxPayloadBytes)
+    fail(
+        "the program needs about {} MiB, more than the {} MiB a program file (format version {}) can hold; "
+        "export fewer layers to the CPU (delegate them) or quantize the weights",
+        estimate >> 20, kMaxPayloadBytes >> 20, kFormatVersion);
+  auto b = std::make_unique<FlatBufferBuilder>(static_cast<size_t>(estimate) + kHeaderSize);
+  build_program_file(program, *b);
+  return b;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_program(const Program& program) {
+  const auto b = encode_to_builder(program);
+  return std::vector<uint8_t>(b->GetBufferPointer(), b->GetBufferPointer() + b->GetSize());
 }
 
 Program decode_program(std::span<const uint8_t> bytes, const std::string& what) {
@@ -471,13 +492,13 @@ Program decode_program(std::span<const uint8_t> bytes, const std::string& what) 
 }
 
 void write_program_file(const Program& program, const std::filesystem::path& path) {
-  std::vector<uint8_t> bytes;
+  std::unique_ptr<FlatBufferBuilder> b;
   try {
-    bytes = encode_program(program);
+    b = encode_to_builder(program);
   } catch (const Error& e) {
     fail("cannot write {}: {}", program_name(path), e.what());
   }
-  write_file_atomic(path, bytes, program_name(path));
+  write_file_atomic(path, std::span<const uint8_t>(b->GetBufferPointer(), b->GetSize()), program_name(path));
 }
 
 Program read_program_file(const std::filesystem::path& path) {

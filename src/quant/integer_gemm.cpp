@@ -76,8 +76,10 @@ constexpr int64_t kParallelWork = int64_t{1} << 16;
 }
 
 // For each of `batch` problems: acc[b][r, o] = Σ_i x[b][r, i]·w[b][o, i] (x: [rows, n],
-// w: [n_out, n] at w + b·w_batch_stride, acc: [rows, n_out]). Tasks are whole output tiles
-// under a static schedule, so no sum is split between threads.
+// w: [n_out, n] at w + b·w_batch_stride, acc: [rows, n_out]). Tasks are whole output tiles,
+// so no sum is split between threads and the result does not depend on who computes what.
+// They are handed out dynamically: on a shared machine a thread that is descheduled would
+// otherwise leave its static share for the other threads to wait on at the barrier.
 void gemm_driver(const int16_t* x, const int16_t* w, int64_t w_batch_stride, int64_t batch, int64_t rows, int64_t n_out,
                  int64_t n, int64_t block, int64_t* acc, const int64_t* bias = nullptr) {
   const int64_t row_tiles = (rows + kRowTile - 1) / kRowTile;
@@ -85,7 +87,7 @@ void gemm_driver(const int16_t* x, const int16_t* w, int64_t w_batch_stride, int
   const int64_t tasks = batch * row_tiles * out_tiles;
   const bool parallel = tasks > 1 && batch * rows * n_out * std::max<int64_t>(n, 1) >= kParallelWork;
   block = std::max<int64_t>(block, 1);
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (int64_t t = 0; t < tasks; ++t) {
     const int64_t b = t / (row_tiles * out_tiles);
     const int64_t rt = (t / out_tiles) % row_tiles, ot = t % out_tiles;
@@ -187,8 +189,53 @@ void gemm_i8(const int8_t* x, const int8_t* w, int64_t rows, int64_t n_out, int6
   if (bias && !fused) add_bias_rows_i32(out, bias, rows, n_out);
 }
 
+namespace {
+
+// A few rows (KV-cache decode): out[r, o] = Σ_i x[r, i]·(w[o, i] − w_zp), streaming the
+// int8 weight once instead of widening all of it into a scratch copy per call (for the
+// SmolLM2 head that copy is 56 MB per token, several times the reads the GEMV itself needs).
+// The caller proved that no partial sum of `block` terms overflows int32 and no total
+// overflows int48, so the int32 blocks added into int64 give the exact sums. Output channels
+// are split among threads in chunks handed out dynamically; each sum has one owner.
+void gemv_i16_i8(const int16_t* x, const int8_t* w, int64_t rows, int64_t n_out, int64_t n_in, int32_t w_zp,
+                 int64_t block, int64_t* out) {
+  constexpr int64_t kChunk = 64;
+  const int64_t chunks = (n_out + kChunk - 1) / kChunk;
+  const bool parallel = chunks > 1 && rows * n_out * n_in >= kParallelWork;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+  for (int64_t c = 0; c < chunks; ++c) {
+    for (int64_t o = c * kChunk; o < std::min(n_out, (c + 1) * kChunk); ++o) {
+      const int8_t* wo = w + o * n_in;
+      for (int64_t r = 0; r < rows; ++r) {
+        const int16_t* xr = x + r * n_in;
+        int64_t t = 0;
+        for (int64_t b = 0; b < n_in; b += block) {
+          const int64_t e = std::min(n_in, b + block);
+          int32_t sum = 0;
+          for (int64_t i = b; i < e; ++i) sum += static_cast<int32_t>(xr[i]) * (static_cast<int32_t>(wo[i]) - w_zp);
+          t += sum;
+        }
+        out[r * n_out + o] = t;
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void gemm_i16_i8(const int16_t* x, const int8_t* w, int64_t rows, int64_t n_out, int64_t n_in, int32_t w_zp,
                  int64_t* out, const int64_t* bias) {
+  if (rows < kRowTile) {
+    // Bound |w − w_zp| by the int8 range instead of a pass over the weight; when that bound
+    // cannot prove the sums exact, the GEMM path below measures the real maximum.
+    const int64_t w_bound = std::max(std::abs(-128 - int64_t{w_zp}), std::abs(127 - int64_t{w_zp}));
+    const int64_t term = int64_t{max_abs(x, rows * n_in)} * w_bound;
+    if (sum_fits(n_in, term, kInt48Max) && term <= INT32_MAX) {
+      gemv_i16_i8(x, w, rows, n_out, n_in, w_zp, int32_block(term), out);
+      if (bias) add_bias_rows_i48(out, bias, rows, n_out);  // checked: the reference's REQUIREs
+      return;
+    }
+  }
   auto ws = scratch<int16_t>(n_out * n_in);
   const int64_t term = int64_t{max_abs(x, rows * n_in)} * widen(w, n_out * n_in, w_zp, ws.get());
   if (!sum_fits(n_in, term, kInt48Max)) {
@@ -207,8 +254,9 @@ void gemm_i16_i8(const int16_t* x, const int8_t* w, int64_t rows, int64_t n_out,
 
 void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int32_t a_zp,
                int32_t b_zp, int32_t* out) {
-  std::vector<int16_t> as(static_cast<size_t>(batch * m * k)), bt(static_cast<size_t>(batch * k * n));
-  const int64_t term = int64_t{widen(a, batch * m * k, a_zp, as.data())} * transpose_widen(bm, batch, k, n, b_zp, bt.data());
+  auto as = scratch<int16_t>(batch * m * k);
+  auto bt = scratch<int16_t>(batch * k * n);
+  const int64_t term = int64_t{widen(a, batch * m * k, a_zp, as.get())} * transpose_widen(bm, batch, k, n, b_zp, bt.get());
   if (!sum_fits(k, term, INT32_MAX)) {
     std::vector<int8_t> col(static_cast<size_t>(k));
     for (int64_t b = 0; b < batch; ++b)
@@ -218,9 +266,9 @@ void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int6
       }
     return;
   }
-  std::vector<int64_t> acc(static_cast<size_t>(batch * m * n));
-  gemm_driver(as.data(), bt.data(), k * n, batch, m, n, k, k, acc.data());
-  for (size_t i = 0; i < acc.size(); ++i) out[i] = static_cast<int32_t>(acc[i]);
+  auto acc = scratch<int64_t>(batch * m * n);
+  gemm_driver(as.get(), bt.get(), k * n, batch, m, n, k, k, acc.get());
+  for (int64_t i = 0; i < batch * m * n; ++i) out[i] = static_cast<int32_t>(acc[i]);
 }
 
 void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out) {
@@ -229,15 +277,16 @@ void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, i
   // Σ a·b = 256·Σ a·hi + Σ a·lo exactly, and each of those sums has terms below 2^23, like
   // the int16×int8 GEMM.
   const int64_t size_b = batch * k * n;
-  std::vector<int16_t> hi(static_cast<size_t>(size_b)), lo(static_cast<size_t>(size_b));
+  auto hi = scratch<int16_t>(size_b);
+  auto lo = scratch<int16_t>(size_b);
   int32_t max_b = 0;
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t r = 0; r < k; ++r)
       for (int64_t c = 0; c < n; ++c) {
         const int32_t v = bm[(b * k + r) * n + c];
         const int64_t t = (b * n + c) * k + r;
-        hi[static_cast<size_t>(t)] = static_cast<int16_t>(v >> 8);
-        lo[static_cast<size_t>(t)] = static_cast<int16_t>(v & 255);
+        hi[t] = static_cast<int16_t>(v >> 8);
+        lo[t] = static_cast<int16_t>(v & 255);
         max_b = std::max(max_b, v < 0 ? -v : v);
       }
   const int32_t max_a = max_abs(a, batch * m * k);
@@ -251,10 +300,10 @@ void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, i
       }
     return;
   }
-  std::vector<int64_t> low(static_cast<size_t>(batch * m * n));
-  gemm_driver(a, hi.data(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 128), out);
-  gemm_driver(a, lo.data(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 255), low.data());
-  for (size_t i = 0; i < low.size(); ++i) out[i] = out[i] * 256 + low[i];
+  auto low = scratch<int64_t>(batch * m * n);
+  gemm_driver(a, hi.get(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 128), out);
+  gemm_driver(a, lo.get(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 255), low.get());
+  for (int64_t i = 0; i < batch * m * n; ++i) out[i] = out[i] * 256 + low[i];
 }
 
 void add_bias_rows_i32(int32_t* acc, const int32_t* bias, int64_t rows, int64_t n_out, bool bias_per_channel) {

@@ -151,7 +151,7 @@ void for_each_run(const Shape& a, const Shape& b, const Shape& out, Run&& run) {
 // whole-run kernel of integer_elementwise.h (fast loop, exact REQUIREs).
 template <typename RunFn>
 Tensor binary_i32_runs(const Node& node, const std::vector<Tensor>& in, RunFn run_fn) {
-  Tensor out(DType::I32, node.shape);
+  Tensor out = Tensor::uninitialized(DType::I32, node.shape);
   const int32_t* a = in[0].data<int32_t>();
   const int32_t* b = in[1].data<int32_t>();
   int32_t* o = out.mutable_data<int32_t>();
@@ -182,7 +182,7 @@ Tensor mul_kernel(const Node& node, const std::vector<Tensor>& in) {
 
 Tensor neg_kernel(const Node& node, const std::vector<Tensor>& in) {
   // TOSA NEGATE: −(x − x_zp) + out_zp in int32, clipped to the type.
-  Tensor out(node.dtype, node.shape);
+  Tensor out = Tensor::uninitialized(node.dtype, node.shape);
   const int64_t x_zp = scalar_int(in[1]), out_zp = scalar_int(in[2]);
   const QDType t = qdtype_of(node.dtype);
   const int64_t lo = qdtype_min(t), hi = qdtype_max(t), n = out.numel();
@@ -213,7 +213,7 @@ struct ReduceLayout {
 
 Tensor reduce_sum_kernel(const Node& node, const std::vector<Tensor>& in) {
   const ReduceLayout l(in[0].shape(), node.attrs.axis);
-  Tensor out(DType::I32, node.shape);
+  Tensor out = Tensor::uninitialized(DType::I32, node.shape);
   const int32_t* x = in[0].data<int32_t>();
   int32_t* o = out.mutable_data<int32_t>();
   parallel_for(l.outer * l.inner, [&](int64_t r) {
@@ -227,7 +227,7 @@ Tensor reduce_sum_kernel(const Node& node, const std::vector<Tensor>& in) {
 
 Tensor reduce_max_kernel(const Node& node, const std::vector<Tensor>& in) {
   const ReduceLayout l(in[0].shape(), node.attrs.axis);
-  Tensor out(node.dtype, node.shape);
+  Tensor out = Tensor::uninitialized(node.dtype, node.shape);
   dispatch_int(in[0].dtype(), [&]<typename I>() {
     dispatch_int(node.dtype, [&]<typename O>() {
       const I* x = in[0].data<I>();
@@ -249,7 +249,7 @@ Tensor quantize_kernel(const Node& node, const std::vector<Tensor>& in) {
   const int64_t qmin = a.qmin == 0 && a.qmax == 0 ? qdtype_min(t) : a.qmin;
   const int64_t qmax = a.qmin == 0 && a.qmax == 0 ? qdtype_max(t) : a.qmax;
   const float inv = per_tensor_inv_scale(a.scale);
-  Tensor out(node.dtype, node.shape);
+  Tensor out = Tensor::uninitialized(node.dtype, node.shape);
   const float* x = in[0].data<float>();
   dispatch_int(node.dtype, [&]<typename O>() {
     quantize_tensor(x, out.mutable_data<O>(), out.numel(), inv, a.zero_point, qmin, qmax);
@@ -258,7 +258,7 @@ Tensor quantize_kernel(const Node& node, const std::vector<Tensor>& in) {
 }
 
 Tensor dequantize_kernel(const Node& node, const std::vector<Tensor>& in) {
-  Tensor out(DType::F32, node.shape);
+  Tensor out = Tensor::uninitialized(DType::F32, node.shape);
   float* o = out.mutable_data<float>();
   dispatch_int(in[0].dtype(), [&]<typename I>() {
     dequantize_tensor(in[0].data<I>(), o, out.numel(), node.attrs.scale, node.attrs.zero_point);
@@ -279,7 +279,7 @@ Tensor rescale_kernel(const Node& node, const std::vector<Tensor>& in) {
     m[c].multiplier = static_cast<int32_t>(load_int(in[1], static_cast<int64_t>(c)));
     m[c].shift = static_cast<int8_t>(load_int(in[2], static_cast<int64_t>(c)));
   }
-  Tensor out(node.dtype, node.shape);
+  Tensor out = Tensor::uninitialized(node.dtype, node.shape);
   // rescale_tensor validates once, then runs per type with the channel multipliers hoisted.
   dispatch_int(in[0].dtype(), [&]<typename I>() {
     dispatch_int(node.dtype, [&]<typename O>() {
@@ -291,7 +291,7 @@ Tensor rescale_kernel(const Node& node, const std::vector<Tensor>& in) {
 }
 
 Tensor table_kernel(const Node& node, const std::vector<Tensor>& in) {
-  Tensor out(node.dtype, node.shape);
+  Tensor out = Tensor::uninitialized(node.dtype, node.shape);
   if (in[0].dtype() == DType::I8) {
     TableI8 table;
     std::copy_n(in[1].data<int8_t>(), 256, table.begin());
@@ -310,7 +310,7 @@ Tensor int_linear_kernel(const Node& node, const std::vector<Tensor>& in) {
   const int64_t n_in = w.dim(1), n_out = w.dim(0), rows = x.numel() / n_in;
   const int32_t x_zp = static_cast<int32_t>(scalar_int(in[3]));
   const int32_t w_zp = static_cast<int32_t>(scalar_int(in[4]));
-  Tensor out(node.dtype, node.shape);
+  Tensor out = Tensor::uninitialized(node.dtype, node.shape);
   const int8_t* wd = w.data<int8_t>();
   if (x.dtype() == DType::I8) {
     int32_t* o = out.mutable_data<int32_t>();
@@ -333,7 +333,7 @@ Tensor int_matmul_kernel(const Node& node, const std::vector<Tensor>& in) {
   const int32_t b_zp = static_cast<int32_t>(scalar_int(in[3]));
   const bool i8 = a.dtype() == DType::I8;
   if (!i8 && (a_zp != 0 || b_zp != 0)) fail("internal: int16 matmul with non-zero zero points");
-  Tensor out(node.dtype, node.shape);
+  Tensor out = Tensor::uninitialized(node.dtype, node.shape);
   if (i8) matmul_i8(a.data<int8_t>(), b.data<int8_t>(), batch, m, k, n, a_zp, b_zp, out.mutable_data<int32_t>());
   else matmul_i16(a.data<int16_t>(), b.data<int16_t>(), batch, m, k, n, out.mutable_data<int64_t>());
   return out;

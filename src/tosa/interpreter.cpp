@@ -97,32 +97,76 @@ Shape broadcast_shape(const Shape& a, const Shape& b) {
   return out;
 }
 
-// Calls f(out_index, offsets) for every output element, offsets[k] being the element of
-// input k that broadcasts to it.
+// Calls run(out_offset, offsets, steps, n) for consecutive runs of n output elements that
+// cover the output in row-major order; along a run, input k advances by steps[k] elements
+// (1: a dense operand, 0: a broadcast one) from offsets[k]. Adjacent axes on which every
+// input is alike (dense on both or broadcast on both) are merged first, so that a run spans
+// as many axes as possible: [1,512,9,64] + [1,512,1,1] gives runs of 576, not of 64.
+// Visiting the runs in output order keeps "the first failing element throws" of the
+// per-element form.
 template <size_t K, typename F>
-void broadcast_loop(const Shape& out, const std::array<const Shape*, K>& ins, F&& f) {
-  const size_t rank = out.size();
+void broadcast_runs(const Shape& out, const std::array<const Shape*, K>& ins, F&& run) {
+  const int64_t total = shape_numel(out);
+  if (total == 0) return;
+  std::vector<int64_t> dims;                  // merged extents, innermost last
+  std::vector<std::array<bool, K>> broadcast;  // per merged axis: input k repeats along it
+  for (size_t d = 0; d < out.size(); ++d) {
+    if (out[d] == 1) continue;  // every input has extent 1 there too
+    std::array<bool, K> b;
+    for (size_t k = 0; k < K; ++k) b[k] = (*ins[k])[d] == 1;
+    if (!dims.empty() && broadcast.back() == b) {
+      dims.back() *= out[d];
+    } else {
+      dims.push_back(out[d]);
+      broadcast.push_back(b);
+    }
+  }
+  std::array<int64_t, K> off{}, steps{};
+  if (dims.empty()) {  // a single element
+    run(int64_t{0}, off, steps, int64_t{1});
+    return;
+  }
+  const size_t rank = dims.size();
   std::array<std::vector<int64_t>, K> strides;
   for (size_t k = 0; k < K; ++k) {
     strides[k].assign(rank, 0);
     int64_t s = 1;
-    for (size_t d = rank; d-- > 0;) {
-      strides[k][d] = (*ins[k])[d] == 1 ? 0 : s;
-      s *= (*ins[k])[d];
+    for (size_t a = rank; a-- > 0;) {
+      if (broadcast[a][k]) continue;
+      strides[k][a] = s;
+      s *= dims[a];
+    }
+    steps[k] = broadcast[rank - 1][k] ? 0 : 1;
+  }
+  const int64_t inner = dims.back();
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t start = 0; start < total; start += inner) {
+    run(start, off, steps, inner);
+    for (size_t a = rank - 1; a-- > 0;) {  // odometer over the outer axes
+      ++idx[a];
+      for (size_t k = 0; k < K; ++k) off[k] += strides[k][a];
+      if (idx[a] < dims[a]) break;
+      for (size_t k = 0; k < K; ++k) off[k] -= strides[k][a] * dims[a];
+      idx[a] = 0;
     }
   }
-  const int64_t total = shape_numel(out);
-  std::vector<int64_t> idx(rank, 0);
-  std::array<int64_t, K> off{};
-  for (int64_t i = 0; i < total; ++i) {
-    f(i, off);
-    for (size_t d = rank; d-- > 0;) {
-      ++idx[d];
-      for (size_t k = 0; k < K; ++k) off[k] += strides[k][d];
-      if (idx[d] < out[d]) break;
-      for (size_t k = 0; k < K; ++k) off[k] -= strides[k][d] * out[d];
-      idx[d] = 0;
-    }
+}
+
+// o[i] = f(a[i·sa], b[i·sb]) for i in [0, n), sa and sb in {0, 1}: one loop per stride
+// pattern, so that each vectorises (the per-element f is the same, so are the results).
+template <typename A, typename B, typename O, typename F>
+void map_run(const A* a, int64_t sa, const B* b, int64_t sb, O* o, int64_t n, F f) {
+  if (sa && sb) {
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+  } else if (sa) {
+    const B v = b[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], v);
+  } else if (sb) {
+    const A u = a[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = f(u, b[i]);
+  } else {
+    const O r = f(a[0], b[0]);
+    std::fill_n(o, n, r);
   }
 }
 
@@ -147,10 +191,12 @@ struct Args {
   const TosaValue& operator[](size_t i) const { return *in[i]; }
 
   // The result buffer, after checking it against the declared output: a hostile file must
-  // not make the interpreter allocate a shape it never declared.
+  // not make the interpreter allocate a shape it never declared. Uninitialised: every
+  // operator writes each element of its result (or throws), so a zero fill would be a
+  // wasted pass over memory.
   TosaValue alloc(DType type, const Shape& shape) const {
     if (const std::string why = declared_mismatch(type, shape, *out); !why.empty()) fail("ERROR_IF: {}", why);
-    return make_value(type, shape);
+    return TosaValue{type, Tensor::uninitialized(value_storage(type), shape)};
   }
 };
 
@@ -178,17 +224,26 @@ TosaValue op_elementwise_binary(const Args& a) {
     float* o = mptr<float>(r);
     if (op == Op::MUL && a.in.size() == 3 && zero_point(a[2], DType::INT8, "shift") != 0)
       fail("REQUIRE: shift must be 0 for FP32 MUL");
-    broadcast_loop(out_shape, ins, [&](int64_t i, const std::array<int64_t, 2>& k) {
-      const float u = p[k[0]], v = s[k[1]];
-      switch (op) {
-        case Op::ADD: o[i] = u + v; break;
-        case Op::SUB: o[i] = u - v; break;
-        case Op::MUL: o[i] = u * v; break;
-        case Op::MAXIMUM: o[i] = (std::isnan(u) || std::isnan(v)) ? std::numeric_limits<float>::quiet_NaN() : std::max(u, v); break;
-        case Op::MINIMUM: o[i] = (std::isnan(u) || std::isnan(v)) ? std::numeric_limits<float>::quiet_NaN() : std::min(u, v); break;
-        default: fail("FP32 is not supported");
-      }
-    });
+    auto each = [&](auto f) {
+      broadcast_runs(out_shape, ins, [&](int64_t oo, const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st,
+                                         int64_t n) { map_run(p + off[0], st[0], s + off[1], st[1], o + oo, n, f); });
+    };
+    switch (op) {
+      case Op::ADD: each([](float u, float v) { return u + v; }); break;
+      case Op::SUB: each([](float u, float v) { return u - v; }); break;
+      case Op::MUL: each([](float u, float v) { return u * v; }); break;
+      case Op::MAXIMUM:
+        each([](float u, float v) {
+          return (std::isnan(u) || std::isnan(v)) ? std::numeric_limits<float>::quiet_NaN() : std::max(u, v);
+        });
+        break;
+      case Op::MINIMUM:
+        each([](float u, float v) {
+          return (std::isnan(u) || std::isnan(v)) ? std::numeric_limits<float>::quiet_NaN() : std::min(u, v);
+        });
+        break;
+      default: fail("FP32 is not supported");
+    }
     return r;
   }
 
@@ -199,16 +254,25 @@ TosaValue op_elementwise_binary(const Args& a) {
     if (x.type != DType::INT32 && shift != 0) fail("REQUIRE: shift must be 0 for {} inputs, it is {}", dtype_name(x.type), shift);
     TosaValue r = a.alloc(DType::INT32, out_shape);
     int32_t* o = mptr<int32_t>(r);
-    if (x.type == DType::INT32 && shape_of(x) == out_shape && shape_of(y) == out_shape) {
-      q::mul_i32_run(ptr<int32_t>(x), 1, ptr<int32_t>(y), 1, o, numel(r), static_cast<int>(shift));
+    if (x.type == DType::INT32) {
+      const int32_t* p = ptr<int32_t>(x);
+      const int32_t* s = ptr<int32_t>(y);
+      broadcast_runs(out_shape, ins, [&](int64_t oo, const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st,
+                                         int64_t n) {
+        q::mul_i32_run(p + off[0], st[0], s + off[1], st[1], o + oo, n, static_cast<int>(shift));
+      });
       return r;
     }
     dispatch(x.type, [&]<typename T>() {
       if constexpr (std::is_integral_v<T> && !std::is_same_v<T, int64_t>) {
         const T* p = ptr<T>(x);
         const T* s = ptr<T>(y);
-        broadcast_loop(out_shape, ins, [&](int64_t i, const std::array<int64_t, 2>& k) {
-          o[i] = q::mul_i32(p[k[0]], s[k[1]], static_cast<int>(shift));
+        // int8/int16 products fit int32 and shift is 0 here: mul_i32 cannot fail and is
+        // the plain product, which the run loop computes directly.
+        broadcast_runs(out_shape, ins, [&](int64_t oo, const std::array<int64_t, 2>& off,
+                                           const std::array<int64_t, 2>& st, int64_t n) {
+          map_run(p + off[0], st[0], s + off[1], st[1], o + oo, n,
+                    [](T u, T v) { return static_cast<int32_t>(u) * static_cast<int32_t>(v); });
         });
       }
     });
@@ -225,12 +289,15 @@ TosaValue op_elementwise_binary(const Args& a) {
         const T* s = ptr<T>(y);
         T* o = mptr<T>(r);
         constexpr int64_t max_shift = 8 * sizeof(T) - 1;
-        broadcast_loop(out_shape, ins, [&](int64_t i, const std::array<int64_t, 2>& k) {
-          const int64_t v = p[k[0]], sh = s[k[1]];
-          if (sh < 0 || sh > max_shift) fail("REQUIRE: shift amount {} outside 0..{}", sh, max_shift);
-          int64_t res = v >> sh;
-          if (round && sh > 0 && ((v >> (sh - 1)) & 1) != 0) res += 1;
-          o[i] = static_cast<T>(res);
+        broadcast_runs(out_shape, ins, [&](int64_t oo, const std::array<int64_t, 2>& off,
+                                           const std::array<int64_t, 2>& st, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) {
+            const int64_t v = p[off[0] + i * st[0]], sh = s[off[1] + i * st[1]];
+            if (sh < 0 || sh > max_shift) fail("REQUIRE: shift amount {} outside 0..{}", sh, max_shift);
+            int64_t res = v >> sh;
+            if (round && sh > 0 && ((v >> (sh - 1)) & 1) != 0) res += 1;
+            o[oo + i] = static_cast<T>(res);
+          }
         });
       }
     });
@@ -243,17 +310,17 @@ TosaValue op_elementwise_binary(const Args& a) {
   const int32_t* p = ptr<int32_t>(x);
   const int32_t* s = ptr<int32_t>(y);
   int32_t* o = mptr<int32_t>(r);
-  if ((op == Op::ADD || op == Op::SUB) && shape_of(x) == out_shape && shape_of(y) == out_shape) {
-    (op == Op::ADD ? q::add_i32_run : q::sub_i32_run)(p, 1, s, 1, o, numel(r));  // whole-tensor, exact REQUIREs
-    return r;
-  }
-  broadcast_loop(out_shape, ins, [&](int64_t i, const std::array<int64_t, 2>& k) {
-    const int32_t u = p[k[0]], v = s[k[1]];
+  // Run by run in output order: the run kernels' REQUIREs throw at the first failing
+  // element of a run, so the first failing element of the tensor throws, as per element.
+  broadcast_runs(out_shape, ins, [&](int64_t oo, const std::array<int64_t, 2>& off, const std::array<int64_t, 2>& st,
+                                     int64_t n) {
+    const int32_t* u = p + off[0];
+    const int32_t* v = s + off[1];
     switch (op) {
-      case Op::ADD: o[i] = q::add_i32(u, v); break;
-      case Op::SUB: o[i] = q::sub_i32(u, v); break;
-      case Op::MAXIMUM: o[i] = std::max(u, v); break;
-      case Op::MINIMUM: o[i] = std::min(u, v); break;
+      case Op::ADD: q::add_i32_run(u, st[0], v, st[1], o + oo, n); break;
+      case Op::SUB: q::sub_i32_run(u, st[0], v, st[1], o + oo, n); break;
+      case Op::MAXIMUM: map_run(u, st[0], v, st[1], o + oo, n, [](int32_t a, int32_t b) { return std::max(a, b); }); break;
+      case Op::MINIMUM: map_run(u, st[0], v, st[1], o + oo, n, [](int32_t a, int32_t b) { return std::min(a, b); }); break;
       default: fail("unsupported");
     }
   });
@@ -977,6 +1044,13 @@ TosaValue decode_constant(const TosaTensor& t) {
   if (type == DType::FP32) {
     const auto f = unpack_f32(*t.data, n);
     std::copy(f.begin(), f.end(), mptr<float>(v));
+    return v;
+  }
+  if ((t.type == DType::INT8 || t.type == DType::INT16 || t.type == DType::INT32) &&
+      t.data->size() >= v.tensor.nbytes()) {
+    // Stored as the little-endian values themselves: a byte copy, not an int64 round trip
+    // of every weight.
+    if (n) std::memcpy(v.tensor.mutable_raw(), t.data->data(), v.tensor.nbytes());
     return v;
   }
   const auto ints = unpack_ints(t.type, *t.data, n);

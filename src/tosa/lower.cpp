@@ -97,6 +97,19 @@ class Lowering {
     auto key = std::make_pair(v.index, shape);
     if (auto it = consts_.find(key); it != consts_.end()) return it->second;
     const std::string name = fresh(shape == c.shape ? c.name : c.name + ".r");
+    const l2n::DType storage = c.value.dtype();
+    if (storage == c.dtype && (storage == l2n::DType::I8 || storage == l2n::DType::I16 || storage == l2n::DType::I32)) {
+      // int8/16/32 wire bytes are the little-endian values, i.e. the tensor's own bytes: a
+      // byte copy instead of an int64 round trip (8 bytes per weight element, ~226 MB for
+      // SmolLM2's head).
+      if (product(shape) != c.value.numel())
+        fail("internal: constant '{}' of {} values placed as {}", c.name, c.value.numel(), shape_str(shape));
+      b_.add_op(Op::CONST, {}, {name});
+      TosaTensor& t = b_.add_tensor(name, tosa_type_of(storage), dims32(shape));
+      const auto* bytes = static_cast<const uint8_t*>(c.value.raw());
+      t.data = std::vector<uint8_t>(bytes, bytes + c.value.nbytes());
+      return consts_[key] = name;
+    }
     const auto values = int_values(c.value);
     b_.add_const(name, tosa_type_of(c.dtype), dims32(shape), values);
     return consts_[key] = name;

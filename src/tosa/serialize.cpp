@@ -24,10 +24,15 @@ using StringVec = flatbuffers::Vector<Offset<flatbuffers::String>>;
 Offset<flatbuffers::Vector<uint8_t>> aligned_bytes(FlatBufferBuilder& fbb, std::span<const uint8_t> bytes) {
   // Zero-pad to a multiple of 8 as the TOSA serialization library does, and put the first
   // byte on an 8-byte boundary (force_align: 8) so readers can alias the data.
-  std::vector<uint8_t> padded(bytes.begin(), bytes.end());
-  padded.resize((padded.size() + 7) / 8 * 8, 0);
-  fbb.ForceVectorAlignment(padded.size(), 1, 8);
-  return fbb.CreateVector(padded);
+  // The bytes go straight into the builder (no padded copy: a weight can be tens of MB).
+  const size_t padded = (bytes.size() + 7) / 8 * 8;
+  fbb.ForceVectorAlignment(padded, 1, 8);
+  uint8_t* dst = nullptr;
+  const auto vector = fbb.CreateUninitializedVector(padded, 1, &dst);
+  // Filled at once: `dst` is only valid until the builder next grows.
+  if (!bytes.empty()) std::memcpy(dst, bytes.data(), bytes.size());
+  std::memset(dst + bytes.size(), 0, padded - bytes.size());
+  return Offset<flatbuffers::Vector<uint8_t>>(vector);
 }
 
 Offset<flatbuffers::Vector<uint8_t>> aligned_raw(FlatBufferBuilder& fbb, std::span<const uint8_t> bytes) {
@@ -402,7 +407,15 @@ class Reader {
 }  // namespace
 
 std::vector<uint8_t> write_tosa(const TosaGraph& graph) {
-  FlatBufferBuilder fbb(1024);
+  // Sized for the constants up front, so that the builder does not grow by reallocation
+  // (each step holds the old and the new buffer): the tables around them are small.
+  size_t estimate = size_t{1} << 16;
+  for (const auto& region : graph.regions)
+    for (const auto& block : region.blocks) {
+      estimate += 256 * (block.operators.size() + block.shapes.size());
+      for (const auto& t : block.tensors) estimate += 128 + t.name.size() + (t.data ? t.data->size() + 16 : 0);
+    }
+  FlatBufferBuilder fbb(estimate);
   std::vector<Offset<fb::TosaRegion>> regions;
   for (const auto& region : graph.regions) {
     std::vector<Offset<fb::TosaBasicBlock>> blocks;
