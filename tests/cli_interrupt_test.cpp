@@ -58,20 +58,18 @@ std::vector<fs::path> temporaries(const fs::path& dir) {
 }
 
 TEST(CliInterrupt, SigkillAtAnyPointLeavesTheOldFileOrACompleteOne) {
-  const fs::path dir = l2n::testing::scratch_dir("l2n_cli_interrupt") / "kill";
-  fs::create_directories(dir);
+  const l2n::testing::ScratchDir dir("l2n_cli_interrupt");
   const fs::path out = dir / "p.l2n";
   for (int ms : {30, 120, 300, 700, 1500, 3000}) {
     l2n::write_file_atomic(out, kOld);
     export_and_signal(out, SIGKILL, std::chrono::milliseconds(ms));
     expect_old_or_complete(out);
-    for (const auto& t : temporaries(dir)) fs::remove(t);  // SIGKILL cannot be cleaned up after
+    for (const auto& t : temporaries(dir.path())) fs::remove(t);  // SIGKILL cannot be cleaned up after
   }
 }
 
 TEST(CliInterrupt, SigintAndSigtermRemoveTheTemporaryFile) {
-  const fs::path dir = l2n::testing::scratch_dir("l2n_cli_interrupt") / "int";
-  fs::create_directories(dir);
+  const l2n::testing::ScratchDir dir("l2n_cli_interrupt");
   const fs::path out = dir / "p.l2n";
   for (int sig : {SIGINT, SIGTERM}) {
     for (int ms : {100, 800}) {
@@ -81,7 +79,7 @@ TEST(CliInterrupt, SigintAndSigtermRemoveTheTemporaryFile) {
         EXPECT_EQ(WTERMSIG(status), sig);
       }
       expect_old_or_complete(out);
-      EXPECT_TRUE(temporaries(dir).empty());
+      EXPECT_TRUE(temporaries(dir.path()).empty());
     }
   }
 }
