@@ -3,49 +3,19 @@
 // message naming the key).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "cli_run.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-fs::path scratch_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("l2n_cli_config_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
-
-CliRun run_cli(const std::string& args) {
-  const fs::path out = scratch_dir() / "out", err = scratch_dir() / "err";
-  const std::string command =
-      std::string(LLM2NPU_CLI) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
-  const int raw = std::system(command.c_str());
-  CliRun run;
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  run.out = slurp(out);
-  run.err = slurp(err);
-  return run;
-}
+using l2n::testing::CliRun;
+using l2n::testing::q;
+using l2n::testing::run_cli;
 
 const std::string kAcceptance =
     "config show backend.ethosu.enabled=true quantization.pt2e_quantize=ethosu_16a8w "
@@ -78,11 +48,12 @@ TEST(CliConfig, JsonHasTheSameContent) {
 }
 
 TEST(CliConfig, FileThenOverridesAndLegacyFlagsInOrder) {
-  const fs::path file = scratch_dir() / "export.yaml";
-  std::ofstream(file) << "backend:\n  ethosu:\n    enabled: true\n    target: ethos-u55-128\n"
-                         "quantization:\n  pt2e_quantize: ethosu_8a8w\n  quantize_scope: full\n";
-  const CliRun run = run_cli("config show --json --config '" + file.string() +
-                          "' --quantize_scope linear -kv --max_seq_length 32 export.max_context_length=32 "
+  const l2n::testing::ScratchDir dir("l2n_cli_config");
+  const fs::path file = dir.write("export.yaml",
+                                  "backend:\n  ethosu:\n    enabled: true\n    target: ethos-u55-128\n"
+                                  "quantization:\n  pt2e_quantize: ethosu_8a8w\n  quantize_scope: full\n");
+  const CliRun run = run_cli("config show --json --config " + q(file) +
+                          " --quantize_scope linear -kv --max_seq_length 32 export.max_context_length=32 "
                           "--calibration_seq_length=32 --calibration_tasks wikitext --calibration_limit 1");
   ASSERT_EQ(run.status, 0) << run.err;
   const auto document = nlohmann::json::parse(run.out);

@@ -4,64 +4,26 @@
 // sanitizer report.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "cli_run.h"
+#include "hostile_util.h"
 #include "test_data.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status = -1;  // exit status, or -1 if killed by a signal
-  std::string out;
-  std::string err;
-};
-
-fs::path scratch_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("l2n_cli_hostile_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// Single-quoted for the shell (built piecewise: GCC 12 warns falsely on "'" + s + "'").
-std::string q(const fs::path& p) {
-  std::string quoted(1, '\'');
-  quoted += p.string();
-  quoted += '\'';
-  return quoted;
-}
-
-CliRun run_cli(const std::string& args) {
-  const fs::path out = scratch_dir() / "out", err = scratch_dir() / "err";
-  const std::string cmd = std::string(LLM2NPU_CLI) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
-  const int raw = std::system(cmd.c_str());
-  CliRun r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
+using l2n::testing::append_le;
+using l2n::testing::CliRun;
+using l2n::testing::q;
+using l2n::testing::run_cli;
+using l2n::testing::ScratchDir;
+using l2n::testing::slurp;
+using l2n::testing::write_file;
 
 // One clean error: the expected status, "error: " first, the keyword, and none of the
 // signs of a crash.
@@ -74,18 +36,14 @@ void expect_clean_error(const CliRun& r, int status, const std::string& keyword)
     EXPECT_EQ(r.err.find(sign), std::string::npos) << "'" << sign << "' in: " << r.err;
 }
 
-template <typename T>
-void append_le(std::string& out, T value) {
-  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
 TEST(CliHostile, MissingModelIsARuntimeError) {
   expect_clean_error(run_cli("inspect --model /nonexistent/model.bin"), 1, "/nonexistent/model.bin");
 }
 
 TEST(CliHostile, TruncatedGguf) {
   const std::string good = slurp(l2n::testing::tiny_gguf());
-  const fs::path path = scratch_dir() / "cut.gguf";
+  const ScratchDir dir("l2n_cli_hostile");
+  const fs::path path = dir / "cut.gguf";
   write_file(path, good.substr(0, 4096));
   expect_clean_error(run_cli("inspect --model " + q(path)), 1, path.string());
 }
@@ -96,7 +54,8 @@ TEST(CliHostile, GgufDeclaringAHugeString) {
   append_le<uint64_t>(s, 0);
   append_le<uint64_t>(s, 1);
   append_le<uint64_t>(s, uint64_t{1} << 60);
-  const fs::path path = scratch_dir() / "huge.gguf";
+  const ScratchDir dir("l2n_cli_hostile");
+  const fs::path path = dir / "huge.gguf";
   write_file(path, s + "abcdefgh");
   expect_clean_error(run_cli("inspect --model " + q(path)), 1, "declares a length");
 }
@@ -104,28 +63,28 @@ TEST(CliHostile, GgufDeclaringAHugeString) {
 TEST(CliHostile, Llama2cHeaderOnly) {
   std::string s;
   for (int32_t v : {64, 172, 5, 8, 4, 512, 512}) append_le(s, v);
-  const fs::path path = scratch_dir() / "header.bin";
+  const ScratchDir dir("l2n_cli_hostile");
+  const fs::path path = dir / "header.bin";
   write_file(path, s + std::string(12, '\0'));
   expect_clean_error(run_cli("generate -n 4 --model " + q(path)), 1, "truncated");
 }
 
 TEST(CliHostile, DeeplyNestedConfigJson) {
-  const fs::path dir = scratch_dir() / "nested_hf";
-  fs::create_directories(dir);
+  const ScratchDir dir("l2n_cli_hostile");
   write_file(dir / "config.json", "{\"architectures\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
-  expect_clean_error(run_cli("inspect --model " + q(dir)), 1, "levels deep");
+  expect_clean_error(run_cli("inspect --model " + q(dir.path())), 1, "levels deep");
 }
 
 TEST(CliHostile, GarbageTokenizer) {
-  const fs::path path = scratch_dir() / "garbage.tok";
+  const ScratchDir dir("l2n_cli_hostile");
+  const fs::path path = dir / "garbage.tok";
   write_file(path, std::string("\x00\x00\x00\x00garbage", 11));
   expect_clean_error(run_cli("tokenize --tokenizer " + q(path) + " --text hi"), 1, path.string());
 }
 
 // Found by tokenizer_json_fuzz: a non-string "type" threw nlohmann's type_error.
 TEST(CliHostile, TokenizerJsonWithWrongTypedFields) {
-  const fs::path dir = scratch_dir() / "typed";
-  fs::create_directories(dir);
+  const ScratchDir dir("l2n_cli_hostile");
   write_file(dir / "tokenizer.json",
              R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
                  "post_processor": {"type": 7}, "decoder": {"type": "Strip", "start": "x"}})");
@@ -139,19 +98,22 @@ TEST(CliHostile, YamlAliasBomb) {
   std::string yaml = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 12; ++i)
     yaml += fmt::format("a{0}: &a{0} [*a{1}, *a{1}, *a{1}, *a{1}]\n", i, i - 1);
-  const fs::path path = scratch_dir() / "bomb.yaml";
+  const ScratchDir dir("l2n_cli_hostile");
+  const fs::path path = dir / "bomb.yaml";
   write_file(path, yaml);
   expect_clean_error(run_cli("config show --config " + q(path)), 2, "a0");
 }
 
 TEST(CliHostile, YamlDeepNesting) {
-  const fs::path path = scratch_dir() / "deep.yaml";
+  const ScratchDir dir("l2n_cli_hostile");
+  const fs::path path = dir / "deep.yaml";
   write_file(path, "base: " + std::string(50000, '[') + std::string(50000, ']') + "\n");
   expect_clean_error(run_cli("config show --config " + q(path)), 2, path.string());
 }
 
 TEST(CliHostile, YamlNotUtf8) {
-  const fs::path path = scratch_dir() / "latin1.yaml";
+  const ScratchDir dir("l2n_cli_hostile");
+  const fs::path path = dir / "latin1.yaml";
   write_file(path, "base:\n  checkpoint: caf\xe9\xff\xfe.bin\n  bad key\xff: 1\n");
   const CliRun r = run_cli("config show --config " + q(path));
   EXPECT_EQ(r.status, 2) << r.err;

@@ -14,11 +14,8 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(CliMakeModel, WritesALoadableDeterministicCheckpoint) {
-  const auto root = scratch_dir("l2n_make_model_cli");
+  const ScratchDir root("l2n_make_model_cli");
   const auto a = root / "a", b = root / "b", c = root / "c";
-  fs::remove_all(a);
-  fs::remove_all(b);
-  fs::remove_all(c);
   for (const auto& [dir, seed] : {std::pair{a, 5}, std::pair{b, 5}, std::pair{c, 6}}) {
     const CliRun r = run_cli(fmt::format("make-model --preset stories260k --random-seed {} -o {} --json", seed, q(dir)));
     ASSERT_EQ(r.status, 0) << r.err;
@@ -43,7 +40,6 @@ TEST(CliMakeModel, WritesALoadableDeterministicCheckpoint) {
   // The checkpoint runs with its own tokenizer.
   r = run_cli(fmt::format("generate --model {} --prompt {} -n 8 --temperature 0 --json", q(a), q("Once upon a time")));
   EXPECT_EQ(r.status, 0) << r.err;
-  fs::remove_all(root);
 }
 
 }  // namespace

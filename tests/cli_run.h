@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "scratch_dir.h"
+
 namespace l2n::testing {
 
 struct CliRun {
@@ -24,13 +26,6 @@ inline std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// A scratch directory for this test process, under the system temp directory.
-inline std::filesystem::path scratch_dir(const std::string& tag) {
-  const auto dir = std::filesystem::temp_directory_path() / (tag + "_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 // Single-quoted for the shell (built piecewise: GCC 12 warns falsely on "'" + s + "'").
 inline std::string q(const std::filesystem::path& p) {
   std::string quoted(1, '\'');
@@ -40,9 +35,9 @@ inline std::string q(const std::filesystem::path& p) {
 }
 
 // Runs `llm2npu ARGS` (ARGS already shell-quoted where needed) with stdin from /dev/null.
-inline CliRun run_cli(const std::string& args, const std::string& tag = "l2n_cli") {
-  const auto dir = scratch_dir(tag);
-  const auto out = dir / "stdout", err = dir / "stderr";
+inline CliRun run_cli(const std::string& args) {
+  const ScratchDir io("l2n_cli_io");  // holds stdout and stderr until they are read back
+  const auto out = io / "stdout", err = io / "stderr";
   const std::string cmd = std::string(LLM2NPU_CLI) + " " + args + " >" + q(out) + " 2>" + q(err) + " </dev/null";
   const int raw = std::system(cmd.c_str());
   return CliRun{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};

@@ -2,13 +2,11 @@
 // interpreter in process; usage errors exit 2, bad files exit 1.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+
+#include "cli_run.h"
 
 #include "tosa/interpreter.h"
 #include "tosa/npy.h"
@@ -20,38 +18,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace l2n::tosa;
 
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-fs::path work_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("l2n_cli_tosa_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
-
-CliRun run_cli(const std::string& args) {
-  const fs::path out = work_dir() / "stdout", err = work_dir() / "stderr";
-  const std::string cmd = std::string(LLM2NPU_CLI) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
-  const int raw = std::system(cmd.c_str());
-  return CliRun{WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(out), slurp(err)};
-}
-
-// Single-quoted for the shell (built piecewise: GCC 12 warns falsely on "'" + s + "'").
-std::string q(const fs::path& p) {
-  std::string quoted(1, '\'');
-  quoted += p.string();
-  quoted += '\'';
-  return quoted;
-}
+using l2n::testing::CliRun;
+using l2n::testing::q;
+using l2n::testing::run_cli;
+using l2n::testing::ScratchDir;
 
 NpyArray npy_i16(l2n::Shape shape, std::vector<int16_t> values) {
   NpyArray a{NpyType::I16, l2n::Tensor(l2n::DType::I16, std::move(shape))};
@@ -60,8 +30,7 @@ NpyArray npy_i16(l2n::Shape shape, std::vector<int16_t> values) {
 }
 
 TEST(CliTosa, RunWritesOutputsAsNpyMatchingTheInterpreter) {
-  const fs::path dir = work_dir() / "run";
-  fs::create_directories(dir);
+  const ScratchDir dir("l2n_cli_tosa_run");
   const TosaGraph g = l2n::tosa::testing::linear_i16x8();
   write_tosa_file(g, dir / "linear.tosa");
   const NpyArray x = npy_i16({1, 1, 2, 4}, {1, 2, 3, 4, -32768, 32767, 100, -5});
@@ -84,8 +53,7 @@ TEST(CliTosa, RunWritesOutputsAsNpyMatchingTheInterpreter) {
 }
 
 TEST(CliTosa, Int48OutputsAreInt64Npy) {
-  const fs::path dir = work_dir() / "mm";
-  fs::create_directories(dir);
+  const ScratchDir dir("l2n_cli_tosa_mm");
   write_tosa_file(l2n::tosa::testing::matmuls(), dir / "mm.tosa");
   NpyArray a{NpyType::I8, l2n::Tensor(l2n::DType::I8, {1, 2, 3})};
   const int8_t av[] = {1, 2, 3, -128, 0, 127};
@@ -104,8 +72,7 @@ TEST(CliTosa, Int48OutputsAreInt64Npy) {
 }
 
 TEST(CliTosa, DumpPrintsTextAndJson) {
-  const fs::path dir = work_dir() / "dump";
-  fs::create_directories(dir);
+  const ScratchDir dir("l2n_cli_tosa_dump");
   write_tosa_file(l2n::tosa::testing::data_movement(), dir / "dm.tosa");
   const CliRun text = run_cli("tosa dump " + q(dir / "dm.tosa"));
   ASSERT_EQ(text.status, 0) << text.err;
@@ -126,8 +93,7 @@ TEST(CliTosa, DumpPrintsTextAndJson) {
 }
 
 TEST(CliTosa, UsageErrorsExit2AndBadFilesExit1) {
-  const fs::path dir = work_dir() / "errors";
-  fs::create_directories(dir);
+  const ScratchDir dir("l2n_cli_tosa_errors");
   write_tosa_file(l2n::tosa::testing::linear_i16x8(), dir / "linear.tosa");
   write_npy_file(dir / "x.npy", npy_i16({1, 1, 2, 4}, {0, 0, 0, 0, 0, 0, 0, 0}));
   NpyArray wrong{NpyType::I32, l2n::Tensor(l2n::DType::I32, {1, 1, 2, 4})};

@@ -15,6 +15,7 @@
 #include "config/resolve.h"
 #include "config/sources.h"
 #include "core/error.h"
+#include "scratch_dir.h"
 
 namespace {
 
@@ -181,11 +182,9 @@ TEST(ResolveOtherBackends, VgfScopeAloneDecidesForVgf) {
 }
 
 TEST(Origins, EachSourceIsRecorded) {
-  const std::filesystem::path file = std::filesystem::temp_directory_path() / "l2n_config_origins.yaml";
-  {
-    std::ofstream out(file);
-    out << "backend:\n  ethosu:\n    enabled: true\n    target: ethos-u55-64\n";
-  }
+  const l2n::testing::ScratchDir dir("l2n_config_origins");
+  const std::filesystem::path file =
+      dir.write("origins.yaml", "backend:\n  ethosu:\n    enabled: true\n    target: ethos-u55-64\n");
   const LlmConfig config = load_config(file, {"quantization.pt2e_quantize=ethosu_8a8w", "--max_seq_length=32"});
   EXPECT_EQ(origin_of(config, "backend.ethosu.enabled"), "file:" + file.string());
   EXPECT_EQ(origin_of(config, "backend.ethosu.target"), "file:" + file.string());

@@ -1,11 +1,10 @@
-// Helpers shared by the hostile-input tests (tests/*_hostile_test.cpp): temp dirs, raw
-// file writing, and the check that a reader fails with l2n::Error naming the problem.
+// Helpers shared by the hostile-input tests (tests/*_hostile_test.cpp): scratch dirs
+// (scratch_dir.h), raw file writing, and the check that a reader fails with l2n::Error
+// naming the problem.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -14,29 +13,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "scratch_dir.h"
 
 namespace l2n::testing {
-
-// A fresh directory under the system temp dir, removed when the test ends.
-class HostileDir {
- public:
-  HostileDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("l2n_hostile_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~HostileDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void write_file(const std::filesystem::path& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);

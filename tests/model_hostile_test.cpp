@@ -23,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using l2n::testing::append_le;
 using l2n::testing::expect_l2n_error;
-using l2n::testing::HostileDir;
+using l2n::testing::ScratchDir;
 using l2n::testing::nested_json_arrays;
 using l2n::testing::write_file;
 using namespace l2n::model;
@@ -99,7 +99,7 @@ std::string pad32(std::string s) {
 
 class ModelHostile : public ::testing::Test {
  protected:
-  HostileDir tmp;
+  const ScratchDir tmp{"l2n_hostile"};
   void expect_model_error(const fs::path& path, const std::vector<std::string>& keywords) {
     expect_l2n_error([&] { load_model(path); }, keywords);
   }

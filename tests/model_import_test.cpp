@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "model/model.h"
+#include "scratch_dir.h"
 #include "test_data.h"
 
 namespace fs = std::filesystem;
@@ -33,26 +34,7 @@ using nlohmann::json;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("l2n_model_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
+using l2n::testing::ScratchDir;
 
 std::string read_bytes(const fs::path& path) { return l2n::read_text_file(path); }
 
@@ -380,7 +362,7 @@ TEST(Llama2c, WeightsComeFromTheRightOffsets) {
 }
 
 TEST(Llama2c, SeparateClassifier) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   write_bytes(tmp / "m.bin", llama2c_bytes(8, 12, 2, 2, 1, -10, 16));
   const Model m = load_model(tmp / "m.bin");
   EXPECT_FALSE(m.config.tied_embeddings);
@@ -390,7 +372,7 @@ TEST(Llama2c, SeparateClassifier) {
 }
 
 TEST(Llama2c, TokenizerDiscovery) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   write_bytes(tmp / "m.bin", llama2c_bytes(8, 12, 1, 2, 2, 10, 16));
   EXPECT_FALSE(load_model(tmp / "m.bin").tokenizer_path.has_value());
   write_bytes(tmp / "tok7.model", "x");
@@ -453,7 +435,7 @@ TEST(HuggingFace, Stories260kMatchesLlama2c) {
 
 TEST(HuggingFace, ConvertsF16AndBf16) {
   for (const std::string dtype : {"F32", "F16", "BF16"}) {
-    TempDir tmp;
+    const ScratchDir tmp("l2n_model_test");
     const auto tensors = tiny_tensors(dtype);
     write_hf(tmp.path(), tiny_config(), tensors);
     const Model m = load_model(tmp.path());
@@ -470,7 +452,7 @@ TEST(HuggingFace, ConvertsF16AndBf16) {
 }
 
 TEST(HuggingFace, Bf16SpecialValuesAndF16Subnormals) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   write_bytes(tmp / "config.json", tiny_config().dump());
   // The final norm as F16 bit patterns: smallest subnormal, +inf, -2, 0x3555 (~1/3).
   std::vector<StTensor> st = tiny_tensors("F32");
@@ -500,7 +482,7 @@ TEST(HuggingFace, Bf16SpecialValuesAndF16Subnormals) {
 }
 
 TEST(HuggingFace, ConfigDetails) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   json config = tiny_config();
   config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
                             {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 32}};
@@ -526,7 +508,7 @@ TEST(HuggingFace, ConfigDetails) {
 }
 
 TEST(HuggingFace, RopeParametersKey) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   json config = tiny_config();
   config.erase("rope_theta");
   config["rope_parameters"] = {{"rope_type", "linear"}, {"rope_theta", 1e6}, {"factor", 2.0}};
@@ -538,7 +520,7 @@ TEST(HuggingFace, RopeParametersKey) {
 }
 
 TEST(HuggingFace, TiedWhenLmHeadMissing) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   json config = tiny_config();
   config["tie_word_embeddings"] = true;
   auto tensors = tiny_tensors("F32");
@@ -550,7 +532,7 @@ TEST(HuggingFace, TiedWhenLmHeadMissing) {
 }
 
 TEST(HuggingFace, Qwen2Biases) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   const auto tensors = tiny_tensors("F32", true);
   write_hf(tmp.path(), tiny_config("Qwen2ForCausalLM"), tensors);
   const Model m = load_model(tmp.path());
@@ -559,13 +541,13 @@ TEST(HuggingFace, Qwen2Biases) {
   EXPECT_EQ(to_vector(m.weights->load_f32("layers.0.bk")),
             find_tensor(tensors, "model.layers.0.self_attn.k_proj.bias").values);
   // Qwen2 without its biases is incomplete.
-  TempDir tmp2;
+  const ScratchDir tmp2("l2n_model_test");
   write_hf(tmp2.path(), tiny_config("Qwen2ForCausalLM"), tiny_tensors("F32"));
   expect_error([&] { load_model(tmp2.path()); }, {"missing", "model.layers.0.self_attn.q_proj.bias"});
 }
 
 TEST(HuggingFace, ShardedIndex) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   const auto tensors = tiny_tensors("F16");
   const std::vector<StTensor> a(tensors.begin(), tensors.begin() + 5), b(tensors.begin() + 5, tensors.end());
   write_bytes(tmp / "config.json", tiny_config().dump());
@@ -629,7 +611,7 @@ TEST(Gguf, TinyRandomLlama) {
 }
 
 TEST(Gguf, WrittenFromScratch) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   write_bytes(tmp / "t.gguf", tiny_gguf().bytes());
   const Model m = load_model(tmp / "t.gguf");
   EXPECT_EQ(m.config.n_kv_heads, kKvHeads);
@@ -650,7 +632,7 @@ TEST(Errors, SafetensorsContainer) {
   const auto tensors = tiny_tensors("F32");
   const json config = tiny_config();
   auto check = [&](const std::function<void(json&)>& edit, std::vector<std::string> keywords) {
-    TempDir tmp;
+    const ScratchDir tmp("l2n_model_test");
     write_hf(tmp.path(), config, tensors, edit);
     expect_error([&] { load_model(tmp.path()); }, keywords);
   };
@@ -677,7 +659,7 @@ TEST(Errors, SafetensorsContainer) {
 TEST(Errors, SafetensorsRawBytes) {
   const json config = tiny_config();
   auto check = [&](const std::string& bytes, std::vector<std::string> keywords) {
-    TempDir tmp;
+    const ScratchDir tmp("l2n_model_test");
     write_bytes(tmp / "config.json", config.dump());
     write_bytes(tmp / "model.safetensors", bytes);
     expect_error([&] { load_model(tmp.path()); }, keywords);
@@ -704,7 +686,7 @@ TEST(Errors, SafetensorsRawBytes) {
 TEST(Errors, HuggingFaceConfig) {
   const auto tensors = tiny_tensors("F32");
   auto check = [&](const json& config, std::vector<std::string> keywords, int64_t context = 0) {
-    TempDir tmp;
+    const ScratchDir tmp("l2n_model_test");
     write_hf(tmp.path(), config, tensors);
     expect_error([&] { load_model(tmp.path(), LoadOptions{context}); }, keywords);
   };
@@ -738,22 +720,22 @@ TEST(Errors, HuggingFaceConfig) {
   c["sliding_window"] = 16;
   check(c, {"sliding", "16", "32"}, 32);
   {
-    TempDir tmp;  // the same Mistral is fine within its window
+    const ScratchDir tmp("l2n_model_test");  // the same Mistral is fine within its window
     write_hf(tmp.path(), c, tensors);
     EXPECT_EQ(load_model(tmp.path(), LoadOptions{16}).config.sliding_window, 16);
   }
   {
-    TempDir tmp;
+    const ScratchDir tmp("l2n_model_test");
     write_bytes(tmp / "config.json", "{\"hidden_size\": 4,");
     expect_error([&] { load_model(tmp.path()); }, {"config.json", "not valid JSON"});
   }
   {
-    TempDir tmp;
+    const ScratchDir tmp("l2n_model_test");
     write_bytes(tmp / "config.json", tiny_config().dump());
     expect_error([&] { load_model(tmp.path()); }, {"no model.safetensors"});
   }
   {
-    TempDir tmp;
+    const ScratchDir tmp("l2n_model_test");
     expect_error([&] { load_model(tmp.path()); }, {"no config.json"});
     expect_error([&] { load_model(tmp / "nothing.bin"); }, {"does not exist"});
   }
@@ -762,7 +744,7 @@ TEST(Errors, HuggingFaceConfig) {
 TEST(Errors, Llama2c) {
   const std::string good = read_bytes(l2n::testing::stories260k_bin());
   auto check = [&](const std::string& bytes, std::vector<std::string> keywords) {
-    TempDir tmp;
+    const ScratchDir tmp("l2n_model_test");
     write_bytes(tmp / "m.bin", bytes);
     expect_error([&] { load_model(tmp / "m.bin"); }, keywords);
   };
@@ -792,7 +774,7 @@ TEST(Errors, Llama2c) {
 
 TEST(Errors, GgufTruncatedEverywhere) {
   const std::string good = read_bytes(l2n::testing::tiny_gguf());
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   for (size_t cut : {size_t{0}, size_t{3}, size_t{4}, size_t{7}, size_t{8}, size_t{15}, size_t{23}, size_t{24},
                      size_t{30}, size_t{200}, size_t{5000}, size_t{400000}, size_t{900000}, good.size() - 100,
                      good.size() - 1}) {
@@ -811,7 +793,7 @@ TEST(Errors, GgufTruncatedEverywhere) {
 }
 
 TEST(Errors, GgufHugeDeclaredSizes) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   auto header = [](uint64_t tensors, uint64_t kvs) {
     std::string out = "GGUF";
     append<uint32_t>(out, 3);
@@ -860,7 +842,7 @@ TEST(Errors, GgufHugeDeclaredSizes) {
 }
 
 TEST(Errors, GgufModelLevel) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   auto check = [&](const GgufWriter& w, std::vector<std::string> keywords) {
     write_bytes(tmp / "t.gguf", w.bytes());
     expect_error([&] { load_model(tmp / "t.gguf"); }, keywords);
@@ -891,7 +873,7 @@ TEST(Errors, GgufModelLevel) {
 // Every single-byte corruption of small valid files must load or fail with l2n::Error;
 // never crash, hang or throw anything else.
 TEST(Errors, ByteCorruptionNeverCrashes) {
-  TempDir tmp;
+  const ScratchDir tmp("l2n_model_test");
   auto sweep = [&](const fs::path& target, const std::string& good, const fs::path& load_path, size_t limit) {
     int loaded = 0, rejected = 0;
     write_bytes(target, good);

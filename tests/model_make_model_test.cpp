@@ -4,41 +4,28 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "model/model.h"
 #include "model/presets.h"
 #include "model/safetensors_writer.h"
+#include "scratch_dir.h"
 
 namespace l2n::model {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path scratch(const std::string& tag) {
-  const auto dir = fs::temp_directory_path() / fmt::format("l2n_make_model_{}_{}", tag, ::getpid());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using testing::ScratchDir;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// What make-model writes, minus the tokenizer (another stage).
-fs::path make_checkpoint(const std::string& tag, uint64_t seed, DType dtype = DType::F32) {
-  const auto dir = scratch(tag);
+// What make-model writes, minus the tokenizer (another stage), into `dir`.
+const fs::path& make_checkpoint(const ScratchDir& dir, uint64_t seed, DType dtype = DType::F32) {
   const ModelPreset& p = model_preset("stories260k");
   write_random_safetensors(dir / "model.safetensors", random_weight_specs(p.config), dtype, seed);
   write_file_atomic(dir / "config.json", preset_config_json(p.config, "float32"));
-  return dir;
+  return dir.path();
 }
 
 TEST(MakeModel, PresetsMirrorTheRealConfigs) {
@@ -78,8 +65,8 @@ TEST(MakeModel, PresetsMirrorTheRealConfigs) {
 }
 
 TEST(MakeModel, Stories260kLoadsWithThePresetConfig) {
-  const auto dir = make_checkpoint("load", 7);
-  const Model m = load_model(dir);
+  const ScratchDir dir("l2n_make_model");
+  const Model m = load_model(make_checkpoint(dir, 7));
   const ModelConfig& want = model_preset("stories260k").config;
   const ModelConfig& got = m.config;
   EXPECT_EQ(got.architecture, want.architecture);
@@ -103,12 +90,11 @@ TEST(MakeModel, Stories260kLoadsWithThePresetConfig) {
   EXPECT_EQ(real.config.n_kv_heads, got.n_kv_heads);
   EXPECT_EQ(real.config.tied_embeddings, got.tied_embeddings);
   EXPECT_EQ(real.parameter_count(), m.parameter_count());
-  fs::remove_all(dir);
 }
 
 TEST(MakeModel, WeightsHaveHfInitStatistics) {
-  const auto dir = make_checkpoint("stats", 11);
-  const Model m = load_model(dir);
+  const ScratchDir dir("l2n_make_model");
+  const Model m = load_model(make_checkpoint(dir, 11));
   for (const char* name : {"embed", "layers.0.wq", "layers.4.w_down"}) {
     const Tensor t = m.weights->load_f32(name);
     const float* v = t.data<float>();
@@ -126,20 +112,19 @@ TEST(MakeModel, WeightsHaveHfInitStatistics) {
     const Tensor t = m.weights->load_f32(name);
     for (int64_t i = 0; i < t.numel(); ++i) ASSERT_EQ(t.data<float>()[i], 1.0f) << name;
   }
-  fs::remove_all(dir);
 }
 
 TEST(MakeModel, SameSeedSameBytesOtherSeedOtherBytes) {
-  const auto a = make_checkpoint("seed_a", 3), b = make_checkpoint("seed_b", 3), c = make_checkpoint("seed_c", 4);
-  const std::string fa = slurp(a / "model.safetensors");
+  const ScratchDir da("l2n_make_model"), db("l2n_make_model"), dc("l2n_make_model");
+  const auto a = make_checkpoint(da, 3), b = make_checkpoint(db, 3), c = make_checkpoint(dc, 4);
+  const std::string fa = read_text_file(a / "model.safetensors");
   EXPECT_GT(fa.size(), 1000u);
-  EXPECT_EQ(fa, slurp(b / "model.safetensors"));
-  EXPECT_NE(fa, slurp(c / "model.safetensors"));
-  EXPECT_EQ(fa.size(), slurp(c / "model.safetensors").size());
+  EXPECT_EQ(fa, read_text_file(b / "model.safetensors"));
+  EXPECT_NE(fa, read_text_file(c / "model.safetensors"));
+  EXPECT_EQ(fa.size(), read_text_file(c / "model.safetensors").size());
   for (const auto& d : {a, b, c}) {
     for (const auto& entry : fs::directory_iterator(d))  // no temporary file left behind
       EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
-    fs::remove_all(d);
   }
 }
 
@@ -152,8 +137,9 @@ TEST(MakeModel, StreamIsAddressedByElementIndex) {
 }
 
 TEST(MakeModel, HalfPrecisionFilesRoundTheSameValues) {
-  const auto f32 = make_checkpoint("f32", 5), bf16 = make_checkpoint("bf16", 5, DType::BF16),
-             f16 = make_checkpoint("f16", 5, DType::F16);
+  const ScratchDir d32("l2n_make_model"), dbf16("l2n_make_model"), d16("l2n_make_model");
+  const auto f32 = make_checkpoint(d32, 5), bf16 = make_checkpoint(dbf16, 5, DType::BF16),
+             f16 = make_checkpoint(d16, 5, DType::F16);
   const Tensor ref = load_model(f32).weights->load_f32("layers.1.wk");
   const Model mb = load_model(bf16), mh = load_model(f16);
   EXPECT_EQ(mb.weights->info("layers.1.wk").dtype, DType::BF16);
@@ -164,16 +150,14 @@ TEST(MakeModel, HalfPrecisionFilesRoundTheSameValues) {
     ASSERT_LE(std::abs(tb.data<float>()[i] - r), std::abs(r) * (1.0f / 256)) << i;
     ASSERT_LE(std::abs(th.data<float>()[i] - r), std::max(std::abs(r) / 2048, 6e-8f)) << i;
   }
-  for (const auto& d : {f32, bf16, f16}) fs::remove_all(d);
 }
 
 TEST(MakeModel, AFailedWriteLeavesNoFile) {
-  const auto dir = scratch("fail");
+  const ScratchDir dir("l2n_make_model");
   const auto target = dir / "missing_subdir" / "model.safetensors";
   const auto specs = random_weight_specs(model_preset("stories260k").config);
   EXPECT_THROW(write_random_safetensors(target, specs, DType::F32, 1), Error);
-  EXPECT_TRUE(fs::is_empty(dir));
-  fs::remove_all(dir);
+  EXPECT_TRUE(fs::is_empty(dir.path()));
 }
 
 }  // namespace

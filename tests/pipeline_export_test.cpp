@@ -18,6 +18,7 @@
 #include "program/program.h"
 #include "runtime/program_session.h"
 #include "runtime/session.h"
+#include "scratch_dir.h"
 #include "test_data.h"
 #include "tosa/serialize.h"
 
@@ -153,12 +154,11 @@ TEST(Export, DelegatesRoundTripThroughTheTosaReaderByteIdentically) {
 // flatc's own JSON view of a delegate: enum values and operand order as any TOSA consumer
 // reads them, independent of our reader.
 nlohmann::json flatc_json(const std::vector<uint8_t>& bytes) {
-  const auto dir = std::filesystem::temp_directory_path() / ("l2n_pipeline_flatc_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const l2n::testing::ScratchDir dir("l2n_pipeline_flatc");
   const auto file = dir / "d.tosa";
   std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
                                                static_cast<std::streamsize>(bytes.size()));
-  const std::string cmd = std::string(LLM2NPU_FLATC) + " --json --strict-json --raw-binary -o " + dir.string() + " " +
+  const std::string cmd = std::string(LLM2NPU_FLATC) + " --json --strict-json --raw-binary -o " + dir.path().string() + " " +
                           LLM2NPU_TOSA_SCHEMA + " -- " + file.string() + " 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream in(dir / "d.json");

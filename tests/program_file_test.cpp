@@ -27,7 +27,7 @@ using graph::Graph;
 using graph::OpKind;
 using graph::ValueId;
 using testing::expect_l2n_error;
-using testing::HostileDir;
+using testing::ScratchDir;
 
 const model::Model& stories260k() {
   static const model::Model model = model::load_model(testing::stories260k_bin());
@@ -584,7 +584,7 @@ TEST(ProgramFile, EncodeRefusesMeaninglessPrograms) {
 // ---- files -------------------------------------------------------------------------------------
 
 TEST(ProgramFile, WriteAndReadFile) {
-  HostileDir dir;
+  const ScratchDir dir("l2n_hostile");
   const auto path = dir / "stories.l2n";
   write_program_file(sample_program(), path);
   EXPECT_EQ(files_in(dir.path()), std::vector<std::filesystem::path>{"stories.l2n"});
@@ -601,7 +601,7 @@ TEST(ProgramFile, WriteAndReadFile) {
 }
 
 TEST(ProgramFile, FailedEncodeLeavesTheExistingFileUntouched) {
-  HostileDir dir;
+  const ScratchDir dir("l2n_hostile");
   const auto path = dir / "model.l2n";
   write_program_file(sample_program(), path);
   const std::string before = read_all(path);
@@ -613,7 +613,7 @@ TEST(ProgramFile, FailedEncodeLeavesTheExistingFileUntouched) {
 }
 
 TEST(ProgramFile, WriteErrorsNameTheFile) {
-  HostileDir dir;
+  const ScratchDir dir("l2n_hostile");
   expect_l2n_error([&] { write_program_file(Program{}, dir / "missing" / "x.l2n"); },
                    {"cannot write program '", "x.l2n'", "check that the directory exists"});
   std::filesystem::create_directories(dir / "taken.l2n");
@@ -622,7 +622,7 @@ TEST(ProgramFile, WriteErrorsNameTheFile) {
 }
 
 TEST(ProgramFile, ReadErrorsNameTheFile) {
-  HostileDir dir;
+  const ScratchDir dir("l2n_hostile");
   expect_l2n_error([&] { read_program_file(dir / "nope.l2n"); }, {"cannot open program '", "nope.l2n'"});
   expect_l2n_error([&] { read_program_file(dir.path()); }, {"is a directory"});
   const std::vector<uint8_t>& good = sample_bytes();
@@ -773,7 +773,7 @@ TEST(ProgramTokenizer, TokenizerJsonCarriesItsCompanions) {
     expect_same_tokenizer(*tokenizer::load_tokenizer(dir), *load_tokenizer(blob));
   }
   // From bytes alone (no companions) it is the tokenizer.json read in a directory of its own.
-  HostileDir alone;
+  const ScratchDir alone("l2n_hostile");
   std::filesystem::copy_file(testing::shared_data() / "tokenizers" / "llama2" / "tokenizer.json",
                              alone / "tokenizer.json");
   const std::string json = read_all(alone / "tokenizer.json");

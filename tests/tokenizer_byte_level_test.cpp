@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "scratch_dir.h"
 #include "test_data.h"
 #include "tokenizer/tokenizer.h"
 
@@ -46,28 +47,7 @@ std::string text_prefix(const std::filesystem::path& path, size_t bytes) {
   return s;
 }
 
-// A scratch directory for tokenizer.json variants, removed at the end.
-class ScratchDir {
- public:
-  ScratchDir() {
-    path_ = std::filesystem::temp_directory_path() / ("l2n_tok_test_" + std::to_string(::getpid()) + "_" +
-                                                      std::to_string(counter_++));
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::filesystem::path write(const std::string& name, const std::string& content) const {
-    std::ofstream(path_ / name, std::ios::binary) << content;
-    return path_ / name;
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
+using testing::ScratchDir;
 
 class SmolLM2 : public ::testing::Test {
  protected:
@@ -157,7 +137,7 @@ TEST(Llama3Style, SplitRegexThenByteLevel) {
          {"invert", false}},
         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
   root["model"]["ignore_merges"] = true;
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_test");
   const auto tok = load_tokenizer(dir.write("tokenizer.json", root.dump()));
   const std::string text = "I'M 1234567 don't   stop\r\n\nnow";
   EXPECT_EQ(tok->encode(text, false), (Ids{40, 6, 44, 220, 10163, 29228, 22, 836, 470, 220, 220, 2245, 201, 628, 2197}));
@@ -174,7 +154,7 @@ TEST(MetaspaceStyle, PrependFirstWithoutSplit) {
                       {{{"type", "Metaspace"}, {"replacement", "\xE2\x96\x81"}, {"prepend_scheme", "first"}, {"split", false}},
                        {{"type", "ByteFallback"}},
                        {{"type", "Fuse"}}}}};
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_test");
   const auto tok = load_tokenizer(dir.write("tokenizer.json", root.dump()));
   EXPECT_EQ(tok->kind(), "sentencepiece-bpe");
   EXPECT_EQ(tok->encode("Hello world", false), (Ids{15043, 3186}));

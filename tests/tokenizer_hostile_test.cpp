@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "scratch_dir.h"
 #include "test_data.h"
 #include "tokenizer/tokenizer.h"
 
@@ -20,24 +21,7 @@ using Ids = std::vector<int32_t>;
 
 std::filesystem::path tokenizers() { return testing::shared_data() / "tokenizers"; }
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    path_ = std::filesystem::temp_directory_path() / ("l2n_tok_hostile_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::filesystem::path write(const std::string& name, const std::string& content) const {
-    std::ofstream(path_ / name, std::ios::binary | std::ios::trunc) << content;
-    return path_ / name;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::ScratchDir;
 
 std::vector<std::pair<std::string, std::unique_ptr<Tokenizer>>> load_all() {
   std::vector<std::pair<std::string, std::unique_ptr<Tokenizer>>> list;
@@ -159,7 +143,7 @@ void expect_error(const std::filesystem::path& path, const std::string& fragment
 
 TEST(Hostile, TruncatedLlama2cBinNeverCrashes) {
   const std::string bytes = read_text_file(testing::stories260k_dir() / "tok512.bin");
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_hostile");
   // Every cut in the header and the first entries, the last entries, and a sample between
   // (writing all 6227 files takes seconds on some file systems).
   std::vector<size_t> sizes;
@@ -184,7 +168,7 @@ TEST(Hostile, TruncatedLlama2cBinNeverCrashes) {
 
 TEST(Hostile, CorruptLlama2cBinIsRefused) {
   const std::string good = read_text_file(testing::stories260k_dir() / "tok512.bin");
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_hostile");
   auto patched = [&](size_t offset, const void* data, size_t size) {
     std::string copy = good;
     std::memcpy(copy.data() + offset, data, size);
@@ -204,7 +188,7 @@ TEST(Hostile, CorruptLlama2cBinIsRefused) {
 
 TEST(Hostile, CorruptSentencePieceModelIsRefused) {
   const std::string good = read_text_file(testing::stories260k_dir() / "tok512.model");
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_hostile");
   for (const size_t size : {size_t{1}, size_t{2}, size_t{100}, good.size() / 2, good.size() - 1}) {
     const auto path = dir.write("tok512.model", good.substr(0, size));
     try {
@@ -216,7 +200,7 @@ TEST(Hostile, CorruptSentencePieceModelIsRefused) {
 }
 
 TEST(Hostile, BadTokenizerJsonIsRefused) {
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_hostile");
   expect_error(dir.write("tokenizer.json", "{\"version\": \"1.0\"}"), "\"model\"");
   expect_error(dir.write("tokenizer.json", "{\"model\": 3}"), "\"model\"");
   expect_error(dir.write("tokenizer.json", "{\"model\": {\"type\": \"BPE\"}}"), "\"vocab\"");
@@ -293,7 +277,7 @@ TEST(Hostile, SmallByteLevelVocabFromGgufStyleData) {
 // Reliability matrix (docs/reliability.md): JSON attacks on tokenizer.json and its
 // sidecar, and the regressions of what tokenizer_json_fuzz found.
 TEST(Hostile, TokenizerJsonNestingAndEncodingAttacks) {
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_hostile");
   expect_error(dir.write("tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0}}, \"pre_tokenizer\": " +
                                                std::string(200000, '[') + std::string(200000, ']') + "}"),
                "levels deep");
@@ -307,7 +291,7 @@ TEST(Hostile, TokenizerJsonNestingAndEncodingAttacks) {
 
 TEST(Hostile, TokenizerJsonWrongTypedOptionalFieldsAreIgnored) {
   // Found by tokenizer_json_fuzz: json::value() threw nlohmann's type_error for these.
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_hostile");
   const auto tok = load_tokenizer(dir.write(
       "tokenizer.json",
       "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}}, \"post_processor\": {\"type\": 7, "
@@ -321,7 +305,7 @@ TEST(Hostile, TokenizerJsonWrongTypedOptionalFieldsAreIgnored) {
 }
 
 TEST(Hostile, BadSidecarJsonIsRefused) {
-  ScratchDir dir;
+  const ScratchDir dir("l2n_tok_hostile");
   dir.write("tokenizer_config.json", "{\"bos_token\": ");
   try {
     load_tokenizer(dir.write("tokenizer.json", "{\"model\": {\"vocab\": {\"a\": 0}}}"));

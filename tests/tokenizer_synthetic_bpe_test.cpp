@@ -9,19 +9,16 @@
 #include "model/presets.h"
 #include "tokenizer/synthetic_bpe.h"
 #include "tokenizer/tokenizer.h"
+#include "scratch_dir.h"
 
 namespace l2n::tokenizer {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::unique_ptr<Tokenizer> load_json(const std::string& json, const std::string& tag) {
-  const auto dir = fs::temp_directory_path() / fmt::format("l2n_synth_bpe_{}_{}", tag, ::getpid());
-  fs::create_directories(dir);
-  { std::ofstream(dir / "tokenizer.json", std::ios::binary) << json; }
-  auto tok = load_tokenizer(dir / "tokenizer.json");
-  fs::remove_all(dir);
-  return tok;
+std::unique_ptr<Tokenizer> load_json(const std::string& json) {
+  const testing::ScratchDir dir("l2n_synth_bpe");
+  return load_tokenizer(dir.write("tokenizer.json", json));
 }
 
 const std::string kText =
@@ -30,8 +27,7 @@ const std::string kText =
 
 TEST(SyntheticBpe, EveryPresetLoadsWithItsVocabularySizeAndRoundTrips) {
   for (const auto& preset : model::model_presets()) {
-    const auto tok = load_json(synthetic_bpe_tokenizer_json(preset.config.vocab_size, preset.special_tokens, 1),
-                               preset.name);
+    const auto tok = load_json(synthetic_bpe_tokenizer_json(preset.config.vocab_size, preset.special_tokens, 1));
     EXPECT_EQ(tok->kind(), "byte-level-bpe") << preset.name;
     EXPECT_EQ(tok->vocab_size(), preset.config.vocab_size) << preset.name;
     EXPECT_EQ(tok->bos_id(), preset.config.bos_id) << preset.name;
@@ -65,7 +61,7 @@ TEST(SyntheticBpe, RefusesAVocabularyWithoutRoomForTheBytes) {
     EXPECT_EQ(e.kind(), ErrorKind::Usage);
     EXPECT_NE(std::string(e.what()).find("at least 257"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(load_json(synthetic_bpe_tokenizer_json(257, {"<|endoftext|>"}, 0), "min")->vocab_size(), 257);
+  EXPECT_EQ(load_json(synthetic_bpe_tokenizer_json(257, {"<|endoftext|>"}, 0))->vocab_size(), 257);
 }
 
 }  // namespace

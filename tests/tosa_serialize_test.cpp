@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "tosa/serialize.h"
 #include "tosa_generated.h"
+#include "scratch_dir.h"
 #include "tosa_test_graphs.h"
 
 namespace l2n::tosa {
@@ -26,11 +27,7 @@ using flatbuffers::Table;
 using flatbuffers::Vector;
 using testing::V;
 
-fs::path temp_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("l2n_tosa_ser_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
+using l2n::testing::ScratchDir;
 
 TEST(TosaSerialize, RoundTripIsByteIdentical) {
   for (const TosaGraph& g : testing::all_graphs()) {
@@ -43,7 +40,8 @@ TEST(TosaSerialize, RoundTripIsByteIdentical) {
 }
 
 TEST(TosaSerialize, FileRoundTripAndIdentifier) {
-  const fs::path path = temp_dir() / "linear.tosa";
+  const ScratchDir dir("l2n_tosa_ser");
+  const fs::path path = dir / "linear.tosa";
   write_tosa_file(testing::linear_i16x8(), path);
   const auto bytes = read_file_bytes(path);
   ASSERT_GE(bytes.size(), 8u);
@@ -185,10 +183,10 @@ TEST(TosaSerialize, ShapesAreInt64AndConstShapeIs75) {
 // --- generic decode with flatc ---
 
 nlohmann::json flatc_json(const std::vector<uint8_t>& bytes, const std::string& stem) {
-  const fs::path dir = temp_dir();
+  const ScratchDir dir("l2n_tosa_ser");
   const fs::path file = dir / (stem + ".tosa");
   l2n::write_file_atomic(file, bytes);
-  const std::string cmd = std::string(LLM2NPU_FLATC) + " --json --strict-json --raw-binary -o '" + dir.string() +
+  const std::string cmd = std::string(LLM2NPU_FLATC) + " --json --strict-json --raw-binary -o '" + dir.path().string() +
                           "' '" + LLM2NPU_TOSA_SCHEMA + "' -- '" + file.string() + "' 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream in(dir / (stem + ".json"));

@@ -46,58 +46,87 @@ extern "C" void remove_temporaries_and_die(int sig) {
   std::raise(sig);
 }
 
+std::filesystem::path directory_of(const std::filesystem::path& path) {
+  return path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+}
+
 }  // namespace
 
-void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes, std::string_view what) {
+AtomicFileWriter::AtomicFileWriter(std::filesystem::path path, std::string_view what)
+    : path_(std::move(path)), what_(what.empty() ? fmt::format("'{}'", path_.string()) : std::string(what)) {
   static std::atomic<uint64_t> counter{0};
-  const std::string name = what.empty() ? fmt::format("'{}'", path.string()) : std::string(what);
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  const std::filesystem::path temp =
-      dir / fmt::format(".{}.tmp-{}-{}", path.filename().string(), ::getpid(), counter.fetch_add(1));
-  const int slot = claim_slot(temp.string());
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  const std::filesystem::path dir = directory_of(path_);
+  temp_ = dir / fmt::format(".{}.tmp-{}-{}", path_.filename().string(), ::getpid(), counter.fetch_add(1));
+  // Registered before it exists, so no moment of the file's life escapes the signal handler.
+  slot_ = claim_slot(temp_.string());
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
     const int err = errno;
-    release_slot(slot);
-    fail("cannot write {}: cannot create a file in {}: {}; check that the directory exists and is writable", name,
+    release_slot(slot_);
+    slot_ = -1;
+    temp_.clear();
+    fail("cannot write {}: cannot create a file in {}: {}; check that the directory exists and is writable", what_,
          dir.string(), std::strerror(err));
   }
-  auto give_up = [&](const char* step, int err) {
-    ::unlink(temp.c_str());
-    release_slot(slot);
-    fail("cannot write {}: {} failed: {}; check free space and permissions", name, step, std::strerror(err));
-  };
-  const uint8_t* data = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, data, left);
+}
+
+AtomicFileWriter::~AtomicFileWriter() { abort(); }
+
+void AtomicFileWriter::abort() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+  temp_.clear();
+  release_slot(slot_);
+  slot_ = -1;
+}
+
+void AtomicFileWriter::give_up(const char* step, int err) {
+  abort();
+  fail("cannot write {}: {} failed: {}; check free space and permissions", what_, step, std::strerror(err));
+}
+
+void AtomicFileWriter::write(const void* bytes, size_t size) {
+  if (fd_ < 0) fail("cannot write {}: the file was already committed or abandoned", what_);
+  const char* data = static_cast<const char*>(bytes);
+  while (size > 0) {
+    const ssize_t n = ::write(fd_, data, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      give_up("write", err);
+      give_up("write", errno);
     }
     data += n;
-    left -= static_cast<size_t>(n);
+    size -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    give_up("fsync", err);
-  }
+}
+
+void AtomicFileWriter::write(std::span<const uint8_t> bytes) { write(bytes.data(), bytes.size()); }
+
+void AtomicFileWriter::commit() {
+  if (fd_ < 0) fail("cannot write {}: the file was already committed or abandoned", what_);
+  if (::fsync(fd_) != 0) give_up("fsync", errno);
+  const int fd = fd_;
+  fd_ = -1;
   if (::close(fd) != 0) give_up("close", errno);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
-    ::unlink(temp.c_str());
-    release_slot(slot);
-    fail("cannot write {}: {}; check that the path is not a directory and is writable", name, std::strerror(err));
+    abort();
+    fail("cannot write {}: {}; check that the path is not a directory and is writable", what_, std::strerror(err));
   }
-  release_slot(slot);
+  temp_.clear();  // now the destination: abort() must not remove it
+  release_slot(slot_);
+  slot_ = -1;
   // Make the rename durable; the new file is complete whether or not this succeeds.
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+  if (const int dfd = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes, std::string_view what) {
+  AtomicFileWriter file(path, what);
+  file.write(bytes);
+  file.commit();
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view text, std::string_view what) {

@@ -1,14 +1,10 @@
 #include "model/safetensors_writer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <bit>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace l2n::model {
@@ -85,63 +81,6 @@ const char* safetensors_dtype(DType dtype) {
   fail_usage("make-model writes F32, F16 or BF16 weights, not {}; choose --dtype f32, f16 or bf16", dtype_name(dtype));
 }
 
-// The temporary file of one write; removed unless committed, so every error path cleans up.
-class TempFile {
- public:
-  TempFile(std::filesystem::path final_path) : final_(std::move(final_path)) {
-    const auto dir = final_.has_parent_path() ? final_.parent_path() : std::filesystem::path(".");
-    temp_ = dir / fmt::format(".{}.tmp-{}", final_.filename().string(), ::getpid());
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0)
-      fail("cannot write {}: cannot create {}: {}; check that the directory exists and is writable", final_.string(),
-           temp_.string(), std::strerror(errno));
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-
-  void write(const void* bytes, size_t size) {
-    const char* p = static_cast<const char*>(bytes);
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        io_error("write");
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0) io_error("fsync");
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) io_error("close");
-    if (::rename(temp_.c_str(), final_.c_str()) != 0) io_error("rename");
-    committed_ = true;
-    const auto dir = final_.has_parent_path() ? final_.parent_path() : std::filesystem::path(".");
-    // Make the rename durable; the file is complete whether or not this succeeds.
-    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
-
- private:
-  [[noreturn]] void io_error(const char* step) {
-    fail("cannot write {}: {} failed: {}; check free space and permissions", final_.string(), step,
-         std::strerror(errno));
-  }
-
-  std::filesystem::path final_, temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 std::vector<RandomWeightSpec> random_weight_specs(const ModelConfig& c) {
@@ -200,7 +139,8 @@ void write_random_safetensors(const std::filesystem::path& path, const std::vect
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as HF writes it
   const uint64_t total = offset;
 
-  TempFile file(path);
+  // Registered for interrupt cleanup: a SIGINT during a multi-GB write leaves nothing behind.
+  AtomicFileWriter file(path);
   const uint64_t header_size = text.size();
   uint8_t size_le[8];
   for (int i = 0; i < 8; ++i) size_le[i] = static_cast<uint8_t>(header_size >> (8 * i));

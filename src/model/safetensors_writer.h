@@ -10,10 +10,10 @@
 //    the same whatever the thread count, tensor order or dtype, and does not depend on the
 //    standard library's random engines (Box-Muller over our own PRNG).
 //  * write_random_safetensors() writes the header, then each tensor in bounded chunks, so
-//    memory stays O(chunk) even for a 4.4 GB file. The bytes go to a temporary file in the
-//    destination's directory (".<name>.tmp-<pid>"), fsynced and renamed over `path`; on any
-//    error the temporary file is removed and l2n::Error says what failed. The same specs,
-//    dtype and seed give a byte-identical file.
+//    memory stays O(chunk) even for a 4.4 GB file. The bytes go through AtomicFileWriter
+//    (core/atomic_file.h): a temporary file renamed over `path` when complete, removed on
+//    any error or on SIGINT/SIGTERM/SIGHUP. The same specs, dtype and seed give a
+//    byte-identical file.
 #pragma once
 
 #include <cstdint>
