@@ -277,13 +277,7 @@ class Stories260kFull : public ::testing::Test {
   static model::Model* model_;
 
   static std::vector<std::vector<int32_t>> samples(int64_t n, int64_t length) {
-    std::vector<std::vector<int32_t>> s;
-    for (int64_t k = 0; k < n; ++k) {
-      std::vector<int32_t> t{1};
-      for (int64_t i = 1; i < length; ++i) t.push_back(testing::kStories260kGreedy[(i + k * 3) % 20]);
-      s.push_back(t);
-    }
-    return s;
+    return testing::stories260k_samples(n, length);
   }
   static QuantRecipe recipe(const char* mode, int64_t length) {
     CalibrationOptions o;

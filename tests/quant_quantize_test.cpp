@@ -94,16 +94,8 @@ class Stories260k : public ::testing::Test {
   static void TearDownTestSuite() { delete model_; }
   static model::Model* model_;
 
-  // Calibration samples: synthetic but deterministic token streams from the reference
-  // greedy sequence (no tokenizer needed).
   static std::vector<std::vector<int32_t>> samples(int64_t n, int64_t length) {
-    std::vector<std::vector<int32_t>> s;
-    for (int64_t k = 0; k < n; ++k) {
-      std::vector<int32_t> t{1};
-      for (int64_t i = 1; i < length; ++i) t.push_back(testing::kStories260kGreedy[(i + k * 3) % 20]);
-      s.push_back(t);
-    }
-    return s;
+    return testing::stories260k_samples(n, length);
   }
 };
 model::Model* Stories260k::model_ = nullptr;

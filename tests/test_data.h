@@ -1,7 +1,9 @@
 // Paths to the shared test data (../shared/data), fixed at configure time.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <vector>
 
 namespace l2n::testing {
 
@@ -17,5 +19,17 @@ inline std::filesystem::path tinystories_text() { return shared_data() / "text" 
 // Greedy token ids from BOS for stories260K (SOURCES.md).
 inline constexpr int kStories260kGreedy[] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376,
                                              298, 315, 421, 395, 317, 426, 338, 401, 396, 267};
+
+// n calibration samples of `length` tokens: BOS, then the greedy sequence above from offset
+// 3k (deterministic, no tokenizer needed).
+inline std::vector<std::vector<int32_t>> stories260k_samples(int64_t n, int64_t length) {
+  std::vector<std::vector<int32_t>> s;
+  for (int64_t k = 0; k < n; ++k) {
+    std::vector<int32_t> t{1};
+    for (int64_t i = 1; i < length; ++i) t.push_back(kStories260kGreedy[(i + k * 3) % 20]);
+    s.push_back(t);
+  }
+  return s;
+}
 
 }  // namespace l2n::testing
