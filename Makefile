@@ -44,12 +44,14 @@ test-sanitize: setup
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
+# FUZZ_SEED=N makes the run reproducible (same inputs in the same order); empty: a new seed each run.
+FUZZ_SEED ?=
 fuzz:
 	@bash scripts/setup.sh fuzz
 	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 	  -DLLM2NPU_FUZZ=ON -DLLM2NPU_SHARED_DIR=$(SHARED)
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_targets
-	bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(SHARED) $(FUZZ_TARGETS)
+	FUZZ_SEED=$(FUZZ_SEED) bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(SHARED) $(FUZZ_TARGETS)
 
 # Benchmarks (bench/, docs/performance.md): Google Benchmark kernels, then export/eval/generate
 # on a random-weight SmolLM2-135M (made once, cached in $(BENCH_DIR)/bench-model). Not part

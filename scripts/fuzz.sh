@@ -5,6 +5,9 @@
 # linked (never copied) into BUILD_DIR/fuzz/seeds/<target>/. New inputs go to
 # BUILD_DIR/fuzz/corpus/<target>/, crashes to BUILD_DIR/fuzz/artifacts/. Prints one line
 # per target (executions, corpus size, crashes) and exits 1 if any target crashed.
+# FUZZ_SEED=N (environment) fixes libFuzzer's random seed: the same build and seeds then try
+# the same inputs in the same order, so a run is reproducible and a clean run of T seconds
+# vouches for every shorter run with that seed (CI uses it; exploration leaves it unset).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${1:?build dir}
@@ -51,7 +54,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$build/fuzz/tmp"
   TMPDIR="$(realpath "$build/fuzz/tmp")" \
   ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1 \
-    "$build/$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+    "$build/$t" ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=512 \
     -max_len=65536 -print_final_stats=1 -artifact_prefix="$build/fuzz/artifacts/$t-" \
     "$corpus" "$seeds" ${committed:+"$committed"} >"$log" 2>&1
   rc=$?

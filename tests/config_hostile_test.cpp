@@ -8,9 +8,11 @@
 #include <string>
 
 #include "config/llm_config.h"
+#include "config/render.h"
 #include "config/resolve.h"
 #include "config/sources.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "hostile_util.h"
 
 namespace l2n::config {
@@ -108,6 +110,30 @@ TEST(ConfigHostile, HostileOverrides) {
   expect_override_error({"--max_seq_length"}, {"needs a value"});
   expect_override_error({"--calibration_tasks"}, {"at least one value"});
   expect_override_error({std::string("base.checkpoint\xff=x")}, {"unknown configuration key"});
+}
+
+// Found by config_overrides_fuzz: a value with invalid UTF-8 reached an error message through
+// nlohmann's dump(), whose type_error escaped as a crash. The message now shows it with U+FFFD.
+TEST(ConfigHostile, InvalidUtf8InAValueQuotedByAMessage) {
+  const std::vector<std::string> arguments = {"--pt2e_quantize", "ethosu_16a8w", "-kv",
+                                              "--calibration_tasks", "wikitext", "m\x93\x96u",
+                                              "backend.ethosu.enabled=true"};
+  const std::string message = expect_l2n_error(
+      [&] {
+        LlmConfig config;
+        apply_arguments(config, arguments);
+        (void)resolve(std::move(config));
+      },
+      {"calibration_tasks"});
+  EXPECT_NE(message.find("\xef\xbf\xbd"), std::string::npos) << message;
+}
+
+TEST(ConfigHostile, InvalidUtf8PathRendersAsJson) {
+  LlmConfig config;
+  apply_arguments(config, {"base.checkpoint=/tmp/model\xff.pth", "backend.tosa.enabled=true",
+                           "quantization.pt2e_quantize=tosa_8a8w"});
+  const std::string text = json_text(render_json(resolve(std::move(config))));
+  EXPECT_NE(text.find("model\xef\xbf\xbd.pth"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "config/render.h"
 #include "config/resolve.h"
 #include "config/sources.h"
+#include "core/json_text.h"
 
 namespace l2n::cli {
 namespace {
@@ -35,7 +36,7 @@ void run_show(const ShowArgs& args, const std::vector<std::string>& settings) {
   if (!args.config_file.empty()) file = args.config_file;
   const config::ResolvedConfig resolved = config::resolve(config::load_config(file, settings));
   if (args.json) {
-    fmt::print("{}\n", config::render_json(resolved).dump());
+    fmt::print("{}\n", json_text(config::render_json(resolved)));
     return;
   }
   fmt::print("{}", config::render_yaml(resolved));

@@ -22,6 +22,7 @@
 #include "runtime/program_session.h"
 #include "runtime/session.h"
 #include "tosa/serialize.h"
+#include "core/json_text.h"
 
 namespace l2n::cli {
 namespace {
@@ -137,7 +138,7 @@ void run_export(const ExportArgs& args, const std::vector<std::string>& settings
                                   {"program", perplexity_json(got)},
                                   {"relative_change", got.perplexity / ref.perplexity - 1.0}};
     }
-    const std::string text = report_doc.dump(1) + "\n";
+    const std::string text = json_text(report_doc, 1) + "\n";
     write_file_atomic(args.report_path, text);
   }
 

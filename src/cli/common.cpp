@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace l2n::cli {
 
@@ -33,6 +34,6 @@ std::unique_ptr<tokenizer::Tokenizer> ModelArgs::load_tokenizer(const model::Mod
   return tok;
 }
 
-void print_json(const nlohmann::json& document) { fmt::print("{}\n", document.dump()); }
+void print_json(const nlohmann::json& document) { fmt::print("{}\n", json_text(document)); }
 
 }  // namespace l2n::cli

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/key_bindings.h"
+#include "core/json_text.h"
 
 namespace l2n::config {
 
@@ -33,7 +34,7 @@ std::string yaml_string(const std::string& text) {
 
 std::string yaml_scalar(const json& value) {
   if (value.is_string()) return yaml_string(value.get<std::string>());
-  return value.dump();  // null, booleans and numbers print the same in YAML
+  return json_text(value);  // null, booleans and numbers print the same in YAML
 }
 
 // Lists inside the configuration print in flow style with quoted items, the way they are
@@ -42,7 +43,7 @@ std::string yaml_flow_list(const json& list) {
   std::string text = "[";
   for (const json& item : list) {
     if (text.size() > 1) text += ", ";
-    text += item.is_string() ? json(item.get<std::string>()).dump() : yaml_scalar(item);
+    text += item.is_string() ? json_text(json(item.get<std::string>())) : yaml_scalar(item);
   }
   return text + "]";
 }

@@ -9,6 +9,7 @@
 #include "config/key_bindings.h"
 #include "core/error.h"
 #include "target/closest_name.h"
+#include "core/json_text.h"
 
 namespace l2n::config {
 
@@ -47,7 +48,7 @@ class Resolver {
     // Non-finite numbers have no JSON spelling; show them as the user would write them.
     const std::string text = value.is_string()         ? value.get<std::string>()
                              : value.is_number_float() ? fmt::format("{}", value.get<double>())
-                                                       : value.dump();
+                                                       : json_text(value);
     return fmt::format("{}={} ({})", key, text, c().origin_of(key).to_string());
   }
 

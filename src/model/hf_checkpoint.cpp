@@ -12,6 +12,7 @@
 #include "model/loaders.h"
 #include "model/safetensors.h"
 #include "model/weight_store.h"
+#include "core/json_text.h"
 
 namespace l2n::model::detail {
 namespace {
@@ -37,7 +38,7 @@ class ConfigJson {
       const double d = v.get<double>();
       if (std::abs(d) < 9.0e15 && d == std::trunc(d)) return static_cast<int64_t>(d);
     }
-    fail("{}: \"{}\" must be an integer, but it is {}; fix config.json", src_, key, v.dump());
+    fail("{}: \"{}\" must be an integer, but it is {}; fix config.json", src_, key, json_text(v));
   }
   int64_t require_int(const char* key) const {
     auto v = get_int(key);
@@ -47,13 +48,13 @@ class ConfigJson {
   double get_double(const char* key, double fallback) const {
     if (!has(key)) return fallback;
     const json& v = j_[key];
-    if (!v.is_number()) fail("{}: \"{}\" must be a number, but it is {}; fix config.json", src_, key, v.dump());
+    if (!v.is_number()) fail("{}: \"{}\" must be a number, but it is {}; fix config.json", src_, key, json_text(v));
     return v.get<double>();
   }
   bool get_bool(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     const json& v = j_[key];
-    if (!v.is_boolean()) fail("{}: \"{}\" must be true or false, but it is {}; fix config.json", src_, key, v.dump());
+    if (!v.is_boolean()) fail("{}: \"{}\" must be true or false, but it is {}; fix config.json", src_, key, json_text(v));
     return v.get<bool>();
   }
   // bos/eos ids: an integer, or a list whose first entry is used (Llama 3 lists several EOS ids).
@@ -66,7 +67,7 @@ class ConfigJson {
     }
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
       fail("{}: \"{}\" must be a token id or a list of token ids, but it is {}; fix config.json", src_, key,
-           j_[key].dump());
+           json_text(j_[key]));
     return static_cast<int32_t>(v.get<int64_t>());
   }
 
@@ -80,7 +81,7 @@ std::string architecture_of(const ConfigJson& cfg, const std::string& src) {
     const json& a = cfg.at("architectures");
     if (a.is_array() && !a.empty() && a[0].is_string()) return a[0].get<std::string>();
     if (a.is_string()) return a.get<std::string>();
-    fail("{}: \"architectures\" must be a list of class names, but it is {}", src, a.dump());
+    fail("{}: \"architectures\" must be a list of class names, but it is {}", src, json_text(a));
   }
   if (cfg.has("model_type") && cfg.at("model_type").is_string()) {
     const std::string type = cfg.at("model_type").get<std::string>();
@@ -104,7 +105,7 @@ RopeScaling parse_rope_scaling(const ConfigJson& cfg, const std::string& src) {
   const char* key = rope_key(cfg);
   if (!cfg.has(key)) return rs;
   const json& j = cfg.at(key);
-  if (!j.is_object()) fail("{}: \"{}\" must be an object or null, but it is {}", src, key, j.dump());
+  if (!j.is_object()) fail("{}: \"{}\" must be an object or null, but it is {}", src, key, json_text(j));
   std::string type;
   for (const char* key : {"rope_type", "type"})
     if (j.contains(key) && j[key].is_string()) {
@@ -301,7 +302,7 @@ Model load_huggingface(const std::filesystem::path& dir) {
     for (const auto& [name, shard] : j["weight_map"].items()) {
       if (!shard.is_string())
         fail("{}: weight_map entry for '{}' must be a shard file name, but it is {}", weights_src, name,
-             shard.dump());
+             json_text(shard));
       weight_map[name] = shard.get<std::string>();
       shards.insert(shard.get<std::string>());
     }

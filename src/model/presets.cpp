@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace l2n::model {
 namespace {
@@ -81,7 +82,7 @@ std::string preset_config_json(const ModelConfig& c, std::string_view torch_dtyp
   j["initializer_range"] = 0.02;
   // Tells readers what this is: random weights, for benchmarks only.
   j["llm2npu_synthetic"] = "random weights from llm2npu make-model; for benchmarks, never for accuracy";
-  return j.dump(2) + "\n";
+  return json_text(j, 2) + "\n";
 }
 
 }  // namespace l2n::model

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "model/json_depth.h"
+#include "core/json_text.h"
 
 namespace l2n::model::detail {
 namespace {
@@ -36,7 +37,7 @@ uint64_t read_offset(const json& value, const std::string& tensor, const std::st
   if (!value.is_number_unsigned())
     fail("tensor '{}' in {} has a data_offsets entry that is not a non-negative integer ({}); the file is "
          "corrupt",
-         tensor, src, value.dump());
+         tensor, src, json_text(value));
   return value.get<uint64_t>();
 }
 
@@ -104,7 +105,7 @@ std::map<std::string, StoredTensor> read_safetensors(const std::filesystem::path
     for (const json& d : shape_json) {
       if (!d.is_number_unsigned())
         fail("tensor '{}' in {} has a negative or non-integer dimension {} in its shape {}; the file is corrupt",
-             name, src, d.dump(), shape_json.dump());
+             name, src, json_text(d), json_text(shape_json));
       const uint64_t v = d.get<uint64_t>();
       if (v > static_cast<uint64_t>(INT64_MAX))
         fail("tensor '{}' in {} has dimension {} which is too large; the file is corrupt", name, src, v);

@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace l2n::model {
 namespace {
@@ -135,7 +136,7 @@ void write_random_safetensors(const std::filesystem::path& path, const std::vect
     offset += bytes;
   }
   header["__metadata__"] = {{"format", "pt"}, {"llm2npu", "random weights (make-model), for benchmarks only"}};
-  std::string text = header.dump();
+  std::string text = json_text(header);
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned, as HF writes it
   const uint64_t total = offset;
 

@@ -22,6 +22,7 @@
 #include "tokenizer/tokenizer.h"
 #include "tosa/lower.h"
 #include "tosa/serialize.h"
+#include "core/json_text.h"
 
 extern char** environ;
 
@@ -288,7 +289,7 @@ ExportResult export_program(const config::ResolvedConfig& r, const ExportOptions
 
   nlohmann::json reports = nlohmann::json::array();
   for (const auto& rep : result.partitions) reports.push_back(rep.to_json());
-  p.partition_report_json = reports.dump();
+  p.partition_report_json = json_text(reports);
 
   if (recipe && options.quant_report) {
     std::vector<std::vector<int32_t>> report_samples;

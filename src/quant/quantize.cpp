@@ -16,6 +16,7 @@
 #include "quant/integer_kernels.h"
 #include "quant/integer_ops.h"
 #include "quant/observers.h"
+#include "core/json_text.h"
 
 namespace l2n::quant {
 namespace {
@@ -438,7 +439,7 @@ std::string QuantReport::to_json() const {
     j["sqnr_db"] = std::isfinite(t.sqnr_db) ? nlohmann::json(t.sqnr_db) : nlohmann::json("inf");
     tensors.push_back(std::move(j));
   }
-  return nlohmann::json{{"mode", mode}, {"scope", scope}, {"calibration", calibration}, {"tensors", tensors}}.dump(1);
+  return json_text(nlohmann::json{{"mode", mode}, {"scope", scope}, {"calibration", calibration}, {"tensors", tensors}}, 1);
 }
 
 std::string QuantReport::to_table() const {

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace l2n::tokenizer {
 namespace {
@@ -141,7 +142,7 @@ std::string synthetic_bpe_tokenizer_json(int64_t vocab_size, const std::vector<s
                    {"ignore_merges", false},
                    {"vocab", std::move(vocab)},
                    {"merges", std::move(merges)}};
-  return root.dump() + "\n";
+  return json_text(root) + "\n";
 }
 
 }  // namespace l2n::tokenizer
