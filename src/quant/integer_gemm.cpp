@@ -164,13 +164,122 @@ bool sum_fits(int64_t n, int64_t max_term, int64_t limit) { return max_term == 0
 // The longest block of terms (<= max_term each) whose int32 partial sum cannot overflow.
 int64_t int32_block(int64_t max_term) { return max_term == 0 ? INT32_MAX : INT32_MAX / max_term; }
 
+// A few rows (KV-cache decode): out[r·ldo + o] = Σ_i x[r, i]·w[o, i] for o in [o0, o1),
+// streaming the int8 weight once instead of widening all of it into a scratch copy per call
+// (for the SmolLM2 head that copy is 56 MB per token, several times the reads the GEMV itself
+// needs). Written so that g++ turns the inner loop into sign-extend + multiply-add-pairs
+// (vpmovsxbw + vpmaddwd with AVX2), four output channels per activation load. The caller
+// proved that no partial sum of `block` terms overflows int32; the blocks are added in int64.
+[[gnu::target_clones("avx2", "default")]] void gemv_tile_x16_w8(const int16_t* x, const int8_t* w, int64_t rows,
+                                                                 int64_t n, int64_t block, int64_t o0, int64_t o1,
+                                                                 int64_t* out, int64_t ldo) {
+  int64_t o = o0;
+  for (; o + 4 <= o1; o += 4) {
+    const int8_t* w0 = w + o * n;
+    const int8_t* w1 = w0 + n;
+    const int8_t* w2 = w1 + n;
+    const int8_t* w3 = w2 + n;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int16_t* xr = x + r * n;
+      int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+      for (int64_t b = 0; b < n; b += block) {
+        const int64_t e = std::min(n, b + block);
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int64_t i = b; i < e; ++i) {
+          const int32_t xv = xr[i];
+          s0 += xv * w0[i];
+          s1 += xv * w1[i];
+          s2 += xv * w2[i];
+          s3 += xv * w3[i];
+        }
+        t0 += s0;
+        t1 += s1;
+        t2 += s2;
+        t3 += s3;
+      }
+      int64_t* row = out + r * ldo + o;
+      row[0] = t0;
+      row[1] = t1;
+      row[2] = t2;
+      row[3] = t3;
+    }
+  }
+  for (; o < o1; ++o) {
+    const int8_t* wo = w + o * n;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int16_t* xr = x + r * n;
+      int64_t t = 0;
+      for (int64_t b = 0; b < n; b += block) {
+        const int64_t e = std::min(n, b + block);
+        int32_t s = 0;
+        for (int64_t i = b; i < e; ++i) s += static_cast<int32_t>(xr[i]) * wo[i];
+        t += s;
+      }
+      out[r * ldo + o] = t;
+    }
+  }
+}
+
+// out[r, o] = Σ_i x[r, i]·(w[o, i] − w_zp) exactly, for a few rows: the products with the
+// raw weight (|w| <= 128, so blocks of int32_block(max|x|·128) terms cannot overflow), then
+// − w_zp·Σ_i x[r, i], which is the same integer. Output channels are split among threads in
+// chunks handed out dynamically; each sum has one owner.
+void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t rows, int64_t n_out, int64_t n_in,
+                 int32_t w_zp, int64_t* out) {
+  constexpr int64_t kChunk = 64;
+  const int64_t block = std::max<int64_t>(int32_block(int64_t{max_abs_x} * 128), 1);
+  const int64_t chunks = (n_out + kChunk - 1) / kChunk;
+  const bool parallel = chunks > 1 && rows * n_out * n_in >= kParallelWork;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+  for (int64_t c = 0; c < chunks; ++c)
+    gemv_tile_x16_w8(x, w, rows, n_in, block, c * kChunk, std::min(n_out, (c + 1) * kChunk), out, n_out);
+  if (w_zp == 0) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t sum_x = 0;
+    for (int64_t i = 0; i < n_in; ++i) sum_x += x[r * n_in + i];
+    for (int64_t o = 0; o < n_out; ++o) out[r * n_out + o] -= int64_t{w_zp} * sum_x;
+  }
+}
+
+// Few rows of int16 × int16 (decode attention: one query row per head against the whole
+// cache): out[i, j] = Σ_r a[i, r]·bm[r, j] as a sum of rows of bm scaled by a[i, r], so bm
+// is read once in its own layout instead of split and transposed. Each product fits int32
+// (|a·b| <= 2^30) and is added in int64; the caller keeps k <= 2^17 so that no partial sum
+// can leave int48 (what dot_i16_i16 would check).
+[[gnu::target_clones("avx2", "default")]] void matmul_rows_i16(const int16_t* a, const int16_t* bm, int64_t m,
+                                                                int64_t k, int64_t n, int64_t* out) {
+  for (int64_t i = 0; i < m; ++i) {
+    int64_t* o = out + i * n;
+    std::fill_n(o, n, int64_t{0});
+    for (int64_t r = 0; r < k; ++r) {
+      const int32_t av = a[i * k + r];
+      const int16_t* row = bm + r * n;
+      for (int64_t j = 0; j < n; ++j) o[j] += av * static_cast<int32_t>(row[j]);
+    }
+  }
+}
+
+// The largest |w − w_zp| an int8 weight can have: a bound that needs no pass over the weight.
+int64_t int8_weight_bound(int32_t w_zp) {
+  return std::max(std::abs(-128 - int64_t{w_zp}), std::abs(127 - int64_t{w_zp}));
+}
+
 }  // namespace
 
 void gemm_i8(const int8_t* x, const int8_t* w, int64_t rows, int64_t n_out, int64_t n_in, int32_t x_zp, int32_t w_zp,
              int32_t* out, const int32_t* bias) {
   auto xs = scratch<int16_t>(rows * n_in);
+  const int32_t max_x = widen(x, rows * n_in, x_zp, xs.get());
+  if (rows < kRowTile && sum_fits(n_in, int64_t{max_x} * int8_weight_bound(w_zp), INT32_MAX)) {
+    // Decode: the GEMV streams the int8 weight; the bound proves every partial sum fits int32.
+    auto acc = scratch<int64_t>(rows * n_out);
+    gemv_x16_w8(xs.get(), max_x, w, rows, n_out, n_in, w_zp, acc.get());
+    for (int64_t i = 0; i < rows * n_out; ++i) out[i] = static_cast<int32_t>(acc[i]);
+    if (bias) add_bias_rows_i32(out, bias, rows, n_out);
+    return;
+  }
   auto ws = scratch<int16_t>(n_out * n_in);
-  const int64_t term = int64_t{widen(x, rows * n_in, x_zp, xs.get())} * widen(w, n_out * n_in, w_zp, ws.get());
+  const int64_t term = int64_t{max_x} * widen(w, n_out * n_in, w_zp, ws.get());
   if (!sum_fits(n_in, term, INT32_MAX)) {
     // The bound does not prove every partial sum fits int32: the checked reference decides.
     for (int64_t r = 0; r < rows; ++r)
@@ -189,49 +298,14 @@ void gemm_i8(const int8_t* x, const int8_t* w, int64_t rows, int64_t n_out, int6
   if (bias && !fused) add_bias_rows_i32(out, bias, rows, n_out);
 }
 
-namespace {
-
-// A few rows (KV-cache decode): out[r, o] = Σ_i x[r, i]·(w[o, i] − w_zp), streaming the
-// int8 weight once instead of widening all of it into a scratch copy per call (for the
-// SmolLM2 head that copy is 56 MB per token, several times the reads the GEMV itself needs).
-// The caller proved that no partial sum of `block` terms overflows int32 and no total
-// overflows int48, so the int32 blocks added into int64 give the exact sums. Output channels
-// are split among threads in chunks handed out dynamically; each sum has one owner.
-void gemv_i16_i8(const int16_t* x, const int8_t* w, int64_t rows, int64_t n_out, int64_t n_in, int32_t w_zp,
-                 int64_t block, int64_t* out) {
-  constexpr int64_t kChunk = 64;
-  const int64_t chunks = (n_out + kChunk - 1) / kChunk;
-  const bool parallel = chunks > 1 && rows * n_out * n_in >= kParallelWork;
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-  for (int64_t c = 0; c < chunks; ++c) {
-    for (int64_t o = c * kChunk; o < std::min(n_out, (c + 1) * kChunk); ++o) {
-      const int8_t* wo = w + o * n_in;
-      for (int64_t r = 0; r < rows; ++r) {
-        const int16_t* xr = x + r * n_in;
-        int64_t t = 0;
-        for (int64_t b = 0; b < n_in; b += block) {
-          const int64_t e = std::min(n_in, b + block);
-          int32_t sum = 0;
-          for (int64_t i = b; i < e; ++i) sum += static_cast<int32_t>(xr[i]) * (static_cast<int32_t>(wo[i]) - w_zp);
-          t += sum;
-        }
-        out[r * n_out + o] = t;
-      }
-    }
-  }
-}
-
-}  // namespace
-
 void gemm_i16_i8(const int16_t* x, const int8_t* w, int64_t rows, int64_t n_out, int64_t n_in, int32_t w_zp,
                  int64_t* out, const int64_t* bias) {
   if (rows < kRowTile) {
     // Bound |w − w_zp| by the int8 range instead of a pass over the weight; when that bound
     // cannot prove the sums exact, the GEMM path below measures the real maximum.
-    const int64_t w_bound = std::max(std::abs(-128 - int64_t{w_zp}), std::abs(127 - int64_t{w_zp}));
-    const int64_t term = int64_t{max_abs(x, rows * n_in)} * w_bound;
-    if (sum_fits(n_in, term, kInt48Max) && term <= INT32_MAX) {
-      gemv_i16_i8(x, w, rows, n_out, n_in, w_zp, int32_block(term), out);
+    const int32_t max_x = max_abs(x, rows * n_in);
+    if (sum_fits(n_in, int64_t{max_x} * int8_weight_bound(w_zp), kInt48Max)) {
+      gemv_x16_w8(x, max_x, w, rows, n_out, n_in, w_zp, out);
       if (bias) add_bias_rows_i48(out, bias, rows, n_out);  // checked: the reference's REQUIREs
       return;
     }
@@ -272,6 +346,13 @@ void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int6
 }
 
 void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out) {
+  if (m < kRowTile && k <= (int64_t{1} << 17)) {
+    // k·2^30 <= 2^47: no partial sum can leave int48, so the bound below always holds.
+    const bool parallel = batch > 1 && batch * m * k * n >= kParallelWork;
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+    for (int64_t b = 0; b < batch; ++b) matmul_rows_i16(a + b * m * k, bm + b * k * n, m, k, n, out + b * m * n);
+    return;
+  }
   // A product of two int16 reaches 2^30, so int32 partial sums of whole products would hold
   // only two terms. Instead b = 256·hi + lo with hi = b >> 8 in [−128, 127] and lo = b & 255:
   // Σ a·b = 256·Σ a·hi + Σ a·lo exactly, and each of those sums has terms below 2^23, like
