@@ -13,6 +13,25 @@ namespace {
 // Below this many elements an OpenMP fork/join costs more than the loop.
 constexpr int64_t kParallelElements = int64_t{1} << 15;
 
+// Runs body(begin, end) over [0, n) and returns the OR of its results (true: a REQUIRE
+// failed somewhere). Below kParallelElements in a single call outside OpenMP: even a region
+// that its `if` clause keeps serial costs about a microsecond, which dominated the short
+// runs (a few hundred elements) that the interpreter's broadcasts and decode steps make.
+// Above, `unit`-aligned chunks are shared among the threads.
+template <typename Body>
+bool over_chunks(int64_t n, Body body, int64_t unit = 1) {
+  if (n < kParallelElements) return body(int64_t{0}, n);
+  const int64_t chunk = std::max<int64_t>(unit, 8192 / unit * unit);
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  bool bad = false;
+#pragma omp parallel for schedule(static) reduction(|| : bad)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const bool chunk_bad = body(c * chunk, std::min(n, (c + 1) * chunk));
+    bad = bad || chunk_bad;
+  }
+  return bad;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -27,37 +46,51 @@ struct ChannelScale {
   int shift;
 };
 
+// One element of rescale() with the channel's constants; sets `bad` when a per-element
+// REQUIRE fails (the value returned is then meaningless and the caller recomputes).
+template <bool kScale32, bool kDoubleRound, typename In>
+inline int64_t rescale_element(In x, const ChannelScale& k, int64_t izp, int64_t ozp, int64_t lo, int64_t hi,
+                               bool& bad) {
+  const int64_t v = static_cast<int64_t>(x) - izp;
+  int64_t scaled;
+  if constexpr (kScale32) {
+    const int32_t v32 = static_cast<int32_t>(v);  // as rescale() passes it to apply_scale_32
+    bad |= v32 < -k.half || v32 >= k.half;
+    int64_t round = k.half;
+    if (kDoubleRound && k.shift > 31) round += v32 >= 0 ? (int64_t{1} << 30) : -(int64_t{1} << 30);
+    scaled = static_cast<int32_t>((static_cast<int64_t>(v32) * k.multiplier + round) >> k.shift);
+  } else {
+    const bool fits48 = v >= kInt48Min && v <= kInt48Max;
+    // |v·multiplier| < 2^62 once v fits int48; a v that does not is flagged, not computed.
+    const int64_t result = ((fits48 ? v : 0) * k.multiplier + k.half) >> k.shift;
+    bad |= !fits48 || result < INT32_MIN || result > INT32_MAX;
+    scaled = static_cast<int32_t>(result);
+  }
+  const int64_t with_zp = scaled + ozp;
+  bad |= with_zp < INT32_MIN || with_zp > INT32_MAX;
+  return with_zp < lo ? lo : with_zp > hi ? hi : with_zp;
+}
+
 // rows × channels elements, channel innermost; returns whether any per-element REQUIRE of
 // rescale() fails (the values written are then meaningless and the caller recomputes).
 template <bool kScale32, bool kDoubleRound, typename In, typename Out>
 bool rescale_rows(const In* __restrict x, Out* __restrict out, int64_t rows, int64_t channels,
                   const ChannelScale* __restrict cs, int64_t izp, int64_t ozp, int64_t lo, int64_t hi) {
   bool bad = false;
-  for (int64_t r = 0; r < rows; ++r) {
-    const In* xr = x + r * channels;
-    Out* orow = out + r * channels;
-    for (int64_t c = 0; c < channels; ++c) {
-      const ChannelScale k = cs[c];
-      const int64_t v = static_cast<int64_t>(xr[c]) - izp;
-      int64_t scaled;
-      if constexpr (kScale32) {
-        const int32_t v32 = static_cast<int32_t>(v);  // as rescale() passes it to apply_scale_32
-        bad |= v32 < -k.half || v32 >= k.half;
-        int64_t round = k.half;
-        if (kDoubleRound && k.shift > 31) round += v32 >= 0 ? (int64_t{1} << 30) : -(int64_t{1} << 30);
-        scaled = static_cast<int32_t>((static_cast<int64_t>(v32) * k.multiplier + round) >> k.shift);
-      } else {
-        const bool fits48 = v >= kInt48Min && v <= kInt48Max;
-        // |v·multiplier| < 2^62 once v fits int48; a v that does not is flagged, not computed.
-        const int64_t result = ((fits48 ? v : 0) * k.multiplier + k.half) >> k.shift;
-        bad |= !fits48 || result < INT32_MIN || result > INT32_MAX;
-        scaled = static_cast<int32_t>(result);
-      }
-      const int64_t with_zp = scaled + ozp;
-      bad |= with_zp < INT32_MIN || with_zp > INT32_MAX;
-      orow[c] = static_cast<Out>(with_zp < lo ? lo : with_zp > hi ? hi : with_zp);
-    }
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < channels; ++c)
+      out[r * channels + c] =
+          static_cast<Out>(rescale_element<kScale32, kDoubleRound>(x[r * channels + c], cs[c], izp, ozp, lo, hi, bad));
+  return bad;
+}
+
+// n elements with one scale (per-tensor RESCALE): the constants stay in registers.
+template <bool kScale32, bool kDoubleRound, typename In, typename Out>
+bool rescale_uniform(const In* __restrict x, Out* __restrict out, int64_t n, ChannelScale k, int64_t izp, int64_t ozp,
+                     int64_t lo, int64_t hi) {
+  bool bad = false;
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = static_cast<Out>(rescale_element<kScale32, kDoubleRound>(x[i], k, izp, ozp, lo, hi, bad));
   return bad;
 }
 
@@ -82,19 +115,20 @@ void rescale_tensor(const In* x, Out* out, int64_t n, std::span<const ScaleMulti
   const auto loop = a.scale32 ? (a.rounding == RoundingMode::Double ? rescale_rows<true, true, In, Out>
                                                                     : rescale_rows<true, false, In, Out>)
                               : rescale_rows<false, false, In, Out>;
-  // Per-tensor RESCALE: rows of one element would make the loop all overhead, so it runs
-  // over chunks of elements with the single channel repeated.
-  constexpr int64_t kChunk = 1024;
-  const int64_t row_len = channels == 1 ? std::min<int64_t>(n, kChunk) : channels;
-  if (channels == 1 && row_len > 0) cs.assign(static_cast<size_t>(row_len), cs[0]);
-  const int64_t rows = row_len == 0 ? 0 : n / row_len, tail = n - rows * row_len;
-  bool bad = false;
-#pragma omp parallel for schedule(static) reduction(|| : bad) if (n >= kParallelElements)
-  for (int64_t r = 0; r < rows; ++r) {
-    const bool b = loop(x + r * row_len, out + r * row_len, 1, row_len, cs.data(), izp, ozp, lo, hi);
-    bad = bad || b;
-  }
-  if (tail > 0) bad = loop(x + rows * row_len, out + rows * row_len, 1, tail, cs.data(), izp, ozp, lo, hi) || bad;
+  const auto uniform = a.scale32 ? (a.rounding == RoundingMode::Double ? rescale_uniform<true, true, In, Out>
+                                                                       : rescale_uniform<true, false, In, Out>)
+                                 : rescale_uniform<false, false, In, Out>;
+  const bool bad =
+      channels == 1
+          ? over_chunks(n, [&](int64_t begin, int64_t end) {
+              return uniform(x + begin, out + begin, end - begin, cs[0], izp, ozp, lo, hi);
+            })
+          : over_chunks(
+                n,
+                [&](int64_t begin, int64_t end) {
+                  return loop(x + begin, out + begin, (end - begin) / channels, channels, cs.data(), izp, ozp, lo, hi);
+                },
+                channels);
   if (bad) reference();
 }
 
@@ -113,8 +147,10 @@ L2N_RESCALE_INSTANCES(int64_t)
 // TABLE
 
 void table_i8_tensor(const int8_t* x, int8_t* out, int64_t n, const TableI8& table) {
-#pragma omp parallel for schedule(static) if (n >= kParallelElements)
-  for (int64_t i = 0; i < n; ++i) out[i] = lookup_i8(x[i], table);
+  over_chunks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = lookup_i8(x[i], table);
+    return false;
+  });
 }
 
 void table_i16_tensor(const int16_t* x, int32_t* out, int64_t n, const TableI16& table) {
@@ -129,13 +165,15 @@ void table_i16_tensor(const int16_t* x, int32_t* out, int64_t n, const TableI16&
     for (int64_t i = 0; i < n; ++i) out[i] = lookup_i16(x[i], table);
     return;
   }
-#pragma omp parallel for schedule(static) if (n >= kParallelElements)
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t v = x[i];
-    const size_t index = static_cast<size_t>((v + 32768) >> 7);
-    const int32_t base = table[index];
-    out[i] = base * 128 + (table[index + 1] - base) * (v & 0x7f);
-  }
+  over_chunks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int32_t v = x[i];
+      const size_t index = static_cast<size_t>((v + 32768) >> 7);
+      const int32_t base = table[index];
+      out[i] = base * 128 + (table[index + 1] - base) * (v & 0x7f);
+    }
+    return false;
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -145,16 +183,37 @@ namespace {
 
 // Computes o[i] = op(a[i·sa], b[i·sb]) where op returns false on a failed REQUIRE (without
 // throwing); then, if any failed, recomputes with the throwing reference `ref`.
-template <typename Fast, typename Ref>
-void binary_run(const int32_t* a, int64_t sa, const int32_t* b, int64_t sb, int32_t* o, int64_t n, Fast fast, Ref ref) {
+// o[i] = fast(a[i·sa], b[i·sb]) for i in [begin, end); true when a REQUIRE failed somewhere.
+// One loop per stride pattern, the broadcast operand hoisted out of it, and `bad |= …`
+// rather than a short-circuit, so that each loop vectorises.
+template <typename Fast>
+bool binary_span(const int32_t* __restrict a, int64_t sa, const int32_t* __restrict b, int64_t sb,
+                 int32_t* __restrict o, int64_t begin, int64_t end, Fast fast) {
   bool bad = false;
   if (sa == 1 && sb == 1) {
-#pragma omp parallel for schedule(static) reduction(|| : bad) if (n >= kParallelElements)
-    for (int64_t i = 0; i < n; ++i) bad = bad || !fast(a[i], b[i], o[i]);
+    for (int64_t i = begin; i < end; ++i) bad |= !fast(a[i], b[i], o[i]);
+  } else if (sa == 1 && sb == 0) {
+    const int32_t v = b[0];
+    for (int64_t i = begin; i < end; ++i) bad |= !fast(a[i], v, o[i]);
+  } else if (sa == 0 && sb == 1) {
+    const int32_t u = a[0];
+    for (int64_t i = begin; i < end; ++i) bad |= !fast(u, b[i], o[i]);
   } else {
-#pragma omp parallel for schedule(static) reduction(|| : bad) if (n >= kParallelElements)
-    for (int64_t i = 0; i < n; ++i) bad = bad || !fast(a[i * sa], b[i * sb], o[i]);
+    for (int64_t i = begin; i < end; ++i) bad |= !fast(a[i * sa], b[i * sb], o[i]);
   }
+  return bad;
+}
+
+// Computes o[i] = op(a[i·sa], b[i·sb]) where op returns false on a failed REQUIRE (without
+// throwing); then, if any failed, recomputes with the throwing reference `ref`. Short runs
+// (the broadcast runs of the interpreter) stay outside OpenMP: even a region that its `if`
+// keeps serial costs about a microsecond.
+// Computes o[i] = op(a[i·sa], b[i·sb]) where op returns false on a failed REQUIRE (without
+// throwing); then, if any failed, recomputes with the throwing reference `ref`.
+template <typename Fast, typename Ref>
+void binary_run(const int32_t* a, int64_t sa, const int32_t* b, int64_t sb, int32_t* o, int64_t n, Fast fast, Ref ref) {
+  const bool bad =
+      over_chunks(n, [&](int64_t begin, int64_t end) { return binary_span(a, sa, b, sb, o, begin, end, fast); });
   if (!bad) return;
   for (int64_t i = 0; i < n; ++i) o[i] = ref(a[i * sa], b[i * sb]);
 }
