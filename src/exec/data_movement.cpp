@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/strided_copy.h"
 #include "exec/kernels.h"
 
 namespace l2n::exec {
@@ -8,46 +9,6 @@ namespace {
 
 const uint8_t* bytes(const Tensor& t) { return static_cast<const uint8_t*>(t.raw()); }
 uint8_t* mutable_bytes(Tensor& t) { return static_cast<uint8_t*>(t.mutable_raw()); }
-
-std::vector<int64_t> contiguous_strides(const Shape& shape) {
-  std::vector<int64_t> strides(shape.size(), 1);
-  for (size_t k = shape.size(); k-- > 1;) strides[k - 1] = strides[k] * shape[k];
-  return strides;
-}
-
-// Fills the contiguous tensor `out` with the elements of `src` read at element strides
-// `src_strides`, index by index over out's shape. Runs along the last axis with stride 1
-// are copied whole.
-void gather_strided(Tensor& out, const uint8_t* src, const std::vector<int64_t>& src_strides) {
-  const Shape& shape = out.shape();
-  const size_t elem = dtype_size(out.dtype());
-  uint8_t* dst = mutable_bytes(out);
-  if (out.numel() == 0) return;
-  if (shape.empty()) {
-    std::memcpy(dst, src, elem);
-    return;
-  }
-  const int rank = static_cast<int>(shape.size());
-  const int64_t inner = shape[rank - 1];
-  const int64_t inner_stride = src_strides[rank - 1];
-  const int64_t rows = out.numel() / inner;
-  std::vector<int64_t> index(rank, 0);
-  int64_t offset = 0;  // element offset in src of out[index]
-  for (int64_t row = 0; row < rows; ++row) {
-    uint8_t* d = dst + row * inner * elem;
-    if (inner_stride == 1) {
-      std::memcpy(d, src + offset * elem, inner * elem);
-    } else {
-      for (int64_t i = 0; i < inner; ++i) std::memcpy(d + i * elem, src + (offset + i * inner_stride) * elem, elem);
-    }
-    for (int k = rank - 2; k >= 0; --k) {  // odometer over the leading axes
-      offset += src_strides[k];
-      if (++index[k] < shape[k]) break;
-      offset -= src_strides[k] * shape[k];
-      index[k] = 0;
-    }
-  }
-}
 
 }  // namespace
 
@@ -57,7 +18,7 @@ Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm) {
   const int rank = x.rank();
   if (static_cast<int>(perm.size()) != rank)
     fail("internal: transpose perm of rank {} for shape {}", perm.size(), shape_str(x.shape()));
-  const std::vector<int64_t> in_strides = contiguous_strides(x.shape());
+  const std::vector<int64_t> in_strides = row_major_strides(x.shape());
   Shape out_shape(rank);
   std::vector<int64_t> src_strides(rank);
   std::vector<bool> seen(rank, false);
@@ -68,7 +29,7 @@ Tensor transpose(const Tensor& x, const std::vector<int64_t>& perm) {
     src_strides[k] = in_strides[perm[k]];
   }
   Tensor out = Tensor::uninitialized(x.dtype(), out_shape);
-  gather_strided(out, bytes(x), src_strides);
+  gather_strided(out.mutable_raw(), out.shape(), x.raw(), src_strides, dtype_size(x.dtype()));
   return out;
 }
 
@@ -76,7 +37,7 @@ Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vect
   const int rank = x.rank();
   if (static_cast<int>(begin.size()) != rank || static_cast<int>(size.size()) != rank)
     fail("internal: slice begin/size rank differs from shape {}", shape_str(x.shape()));
-  const std::vector<int64_t> strides = contiguous_strides(x.shape());
+  const std::vector<int64_t> strides = row_major_strides(x.shape());
   int64_t start = 0;
   for (int k = 0; k < rank; ++k) {
     if (begin[k] < 0 || size[k] < 0 || begin[k] + size[k] > x.shape()[k])
@@ -85,7 +46,8 @@ Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vect
     start += begin[k] * strides[k];
   }
   Tensor out = Tensor::uninitialized(x.dtype(), size);
-  gather_strided(out, bytes(x) + start * dtype_size(x.dtype()), strides);
+  gather_strided(out.mutable_raw(), out.shape(), bytes(x) + start * dtype_size(x.dtype()), strides,
+                 dtype_size(x.dtype()));
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <mutex>
 
+#include "core/op_timer.h"
 #include "exec/kernels.h"
 
 namespace l2n::exec {
@@ -96,6 +97,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
     } else if (node.op == OpKind::Constant) {
       values[i] = node.value;
     } else {
+      const OpTimerScope timer(graph::op_name(node.op));
       values[i] = run_node(node, values);
       if (values[i].dtype() != node.dtype || values[i].shape() != node.shape)
         fail("internal: node '{}' ({}) produced {} where the graph says {}", node.name, graph::op_name(node.op),

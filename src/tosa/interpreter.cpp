@@ -11,6 +11,8 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/op_timer.h"
+#include "core/strided_copy.h"
 #include "quant/integer_elementwise.h"
 #include "quant/integer_gemm.h"
 #include "quant/integer_ops.h"
@@ -453,8 +455,9 @@ TosaValue op_rescale(const Args& a) {
   const int64_t in_zp = zero_point(a[3], in_t, "input_zp");
   const int64_t out_zp = zero_point(a[4], out_t, "output_zp");
   std::vector<q::ScaleMultiplier> ms(static_cast<size_t>(nc));
-  for (int64_t c = 0; c < nc; ++c)
-    ms[static_cast<size_t>(c)] = {static_cast<int32_t>(int_at(mult, c)), static_cast<int8_t>(int_at(shift, c))};
+  const int8_t* shifts = ptr<int8_t>(shift);
+  for (int64_t c = 0; c < nc; ++c)  // typed reads: the head's RESCALE has one channel per vocabulary entry
+    ms[static_cast<size_t>(c)] = {attr.scale32 ? ptr<int32_t>(mult)[c] : int32_t{ptr<int16_t>(mult)[c]}, shifts[c]};
   for (const auto& m : ms)
     if (m.shift < 2 || m.shift > 62 || m.multiplier < 0)
       fail("REQUIRE: multiplier {} >= 0 and 2 <= shift {} <= 62", m.multiplier, static_cast<int>(m.shift));
@@ -756,34 +759,6 @@ TosaValue op_reshape(const Args& a) {
   return TosaValue{x.type, x.tensor.reshaped(s)};
 }
 
-// Element strides of a row-major tensor of `shape`.
-std::vector<int64_t> row_major_strides(const Shape& shape) {
-  std::vector<int64_t> strides(shape.size(), 1);
-  for (size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
-  return strides;
-}
-
-// Fills `out` in row-major order: the element at output index idx is x's element at
-// base + Σ idx[d]·strides[d] (TRANSPOSE: permuted strides; SLICE: the start as base).
-void gather_strided(const TosaValue& x, int64_t base, const std::vector<int64_t>& strides, TosaValue& out) {
-  const Shape& out_shape = shape_of(out);
-  const size_t rank = out_shape.size();
-  const size_t es = elem_size(x);
-  const auto* src = static_cast<const uint8_t*>(x.tensor.raw());
-  auto* dst = static_cast<uint8_t*>(out.tensor.mutable_raw());
-  std::vector<int64_t> idx(rank, 0);
-  const int64_t total = shape_numel(out_shape);
-  for (int64_t i = 0; i < total; ++i) {
-    int64_t off = base;
-    for (size_t d = 0; d < rank; ++d) off += idx[d] * strides[d];
-    std::memcpy(dst + i * es, src + off * es, es);
-    for (size_t d = rank; d-- > 0;) {
-      if (++idx[d] < out_shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-}
-
 TosaValue op_transpose(const Args& a) {
   expect_inputs(a, 1);
   const TosaValue& x = a[0];
@@ -802,7 +777,7 @@ TosaValue op_transpose(const Args& a) {
   const std::vector<int64_t> in_strides = row_major_strides(shape_of(x));
   std::vector<int64_t> strides(rank);
   for (size_t d = 0; d < rank; ++d) strides[d] = in_strides[static_cast<size_t>(perms[d])];
-  gather_strided(x, 0, strides, r);
+  gather_strided(mptr<uint8_t>(r), shape_of(r), ptr<uint8_t>(x), strides, elem_size(x));
   return r;
 }
 
@@ -822,7 +797,8 @@ TosaValue op_slice(const Args& a) {
   const std::vector<int64_t> in_strides = row_major_strides(shape_of(x));
   int64_t base = 0;
   for (size_t d = 0; d < rank; ++d) base += start[d] * in_strides[d];
-  gather_strided(x, base, in_strides, r);
+  gather_strided(mptr<uint8_t>(r), shape_of(r), ptr<uint8_t>(x) + base * static_cast<int64_t>(elem_size(x)), in_strides,
+                 elem_size(x));
   return r;
 }
 
@@ -1143,6 +1119,7 @@ ValueMap Interpreter::run(const ValueMap& inputs) const {
       continue;
     }
     try {
+      const OpTimerScope timer(op_name(op.op));
       Args args{op, {}, &b.tensors[output_tensor_[i]]};
       for (const auto& in : op.inputs) args.in.push_back(&env.at(in));
       TosaValue result = op_function(op.op)(args);
