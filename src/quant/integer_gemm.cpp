@@ -20,19 +20,22 @@ constexpr int64_t kParallelWork = int64_t{1} << 16;
 // acc[r·ldo + o] = Σ_i x[r·n + i]·w[o·n + i] (+ bias[o] when bias is not null) for r in
 // [r0, r1), o in [o0, o1).
 // Partial sums are int32 over blocks of `block` terms (the caller proves that a block cannot
-// overflow int32: block·max|x|·max|w| <= INT32_MAX), added into int64. With both operands
-// int16 the inner loops are dot-product reductions that g++ vectorises (pmaddwd); four
-// output channels share each activation load. AVX2 doubles the vector width where the CPU
-// has it; integer arithmetic is exact, so the clones give identical results.
-[[gnu::target_clones("avx2", "default")]] void tile_i16(const int16_t* x, const int16_t* w, int64_t n, int64_t block,
-                                                         int64_t r0, int64_t r1, int64_t o0, int64_t o1,
-                                                         const int64_t* bias, int64_t* acc, int64_t ldo) {
+// overflow int32: block·max|x|·max|w| <= INT32_MAX), added into int64. The weight W is
+// int16 (widened) or int8 (streamed as stored, sign-extended in registers); either way the
+// inner loops are dot-product reductions that g++ vectorises (pmaddwd); four output channels
+// share each activation load. Inlined into the target_clones kernels below, so AVX2 doubles
+// the vector width where the CPU has it; integer arithmetic is exact, so the clones give
+// identical results.
+template <typename W>
+[[gnu::always_inline]] inline void tile_body(const int16_t* x, const W* w, int64_t n, int64_t block, int64_t r0,
+                                             int64_t r1, int64_t o0, int64_t o1, const int64_t* bias, int64_t* acc,
+                                             int64_t ldo) {
   int64_t o = o0;
   for (; o + 4 <= o1; o += 4) {
-    const int16_t* w0 = w + o * n;
-    const int16_t* w1 = w0 + n;
-    const int16_t* w2 = w1 + n;
-    const int16_t* w3 = w2 + n;
+    const W* w0 = w + o * n;
+    const W* w1 = w0 + n;
+    const W* w2 = w1 + n;
+    const W* w3 = w2 + n;
     for (int64_t r = r0; r < r1; ++r) {
       const int16_t* xr = x + r * n;
       int64_t t0 = bias ? bias[o] : 0, t1 = bias ? bias[o + 1] : 0, t2 = bias ? bias[o + 2] : 0,
@@ -60,7 +63,7 @@ constexpr int64_t kParallelWork = int64_t{1} << 16;
     }
   }
   for (; o < o1; ++o) {
-    const int16_t* wo = w + o * n;
+    const W* wo = w + o * n;
     for (int64_t r = r0; r < r1; ++r) {
       const int16_t* xr = x + r * n;
       int64_t t = bias ? bias[o] : 0;
@@ -73,6 +76,12 @@ constexpr int64_t kParallelWork = int64_t{1} << 16;
       acc[r * ldo + o] = t;
     }
   }
+}
+
+[[gnu::target_clones("avx2", "default")]] void tile_i16(const int16_t* x, const int16_t* w, int64_t n, int64_t block,
+                                                         int64_t r0, int64_t r1, int64_t o0, int64_t o1,
+                                                         const int64_t* bias, int64_t* acc, int64_t ldo) {
+  tile_body(x, w, n, block, r0, r1, o0, o1, bias, acc, ldo);
 }
 
 // For each of `batch` problems: acc[b][r, o] = Σ_i x[b][r, i]·w[b][o, i] (x: [rows, n],
@@ -167,57 +176,12 @@ int64_t int32_block(int64_t max_term) { return max_term == 0 ? INT32_MAX : INT32
 // A few rows (KV-cache decode): out[r·ldo + o] = Σ_i x[r, i]·w[o, i] for o in [o0, o1),
 // streaming the int8 weight once instead of widening all of it into a scratch copy per call
 // (for the SmolLM2 head that copy is 56 MB per token, several times the reads the GEMV itself
-// needs). Written so that g++ turns the inner loop into sign-extend + multiply-add-pairs
-// (vpmovsxbw + vpmaddwd with AVX2), four output channels per activation load. The caller
-// proved that no partial sum of `block` terms overflows int32; the blocks are added in int64.
+// needs): tile_body with int8 weights, i.e. vpmovsxbw + vpmaddwd with AVX2. The caller
+// proved that no partial sum of `block` terms overflows int32.
 [[gnu::target_clones("avx2", "default")]] void gemv_tile_x16_w8(const int16_t* x, const int8_t* w, int64_t rows,
                                                                  int64_t n, int64_t block, int64_t o0, int64_t o1,
                                                                  int64_t* out, int64_t ldo) {
-  int64_t o = o0;
-  for (; o + 4 <= o1; o += 4) {
-    const int8_t* w0 = w + o * n;
-    const int8_t* w1 = w0 + n;
-    const int8_t* w2 = w1 + n;
-    const int8_t* w3 = w2 + n;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int16_t* xr = x + r * n;
-      int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
-      for (int64_t b = 0; b < n; b += block) {
-        const int64_t e = std::min(n, b + block);
-        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (int64_t i = b; i < e; ++i) {
-          const int32_t xv = xr[i];
-          s0 += xv * w0[i];
-          s1 += xv * w1[i];
-          s2 += xv * w2[i];
-          s3 += xv * w3[i];
-        }
-        t0 += s0;
-        t1 += s1;
-        t2 += s2;
-        t3 += s3;
-      }
-      int64_t* row = out + r * ldo + o;
-      row[0] = t0;
-      row[1] = t1;
-      row[2] = t2;
-      row[3] = t3;
-    }
-  }
-  for (; o < o1; ++o) {
-    const int8_t* wo = w + o * n;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int16_t* xr = x + r * n;
-      int64_t t = 0;
-      for (int64_t b = 0; b < n; b += block) {
-        const int64_t e = std::min(n, b + block);
-        int32_t s = 0;
-        for (int64_t i = b; i < e; ++i) s += static_cast<int32_t>(xr[i]) * wo[i];
-        t += s;
-      }
-      out[r * ldo + o] = t;
-    }
-  }
+  tile_body(x, w, n, block, int64_t{0}, rows, o0, o1, nullptr, out, ldo);
 }
 
 // out[r, o] = Σ_i x[r, i]·(w[o, i] − w_zp) exactly, for a few rows: the products with the
