@@ -6,6 +6,13 @@
 namespace l2n {
 namespace {
 
+// One element moved as T through memcpy: tensors may view mapped files at any byte offset,
+// and a fixed-size memcpy compiles to a plain load and store without alignment assumptions.
+template <typename T>
+inline void move_element(T* dst, const T* src) {
+  std::memcpy(dst, src, sizeof(T));
+}
+
 // Elements are moved as T (a trivially copyable integer of the element's size).
 template <typename T>
 void gather_typed(T* out, const std::vector<int64_t>& shape, const T* src, const std::vector<int64_t>& strides) {
@@ -30,12 +37,12 @@ void gather_typed(T* out, const std::vector<int64_t>& shape, const T* src, const
       for (int64_t j0 = 0; j0 < inner; j0 += kTile) {
         const int64_t j1 = std::min(inner, j0 + kTile);
         for (int64_t i = 0; i < tail_rows; ++i)
-          for (int64_t j = j0; j < j1; ++j) d[i * inner + j] = s[i + j * inner_stride];
+          for (int64_t j = j0; j < j1; ++j) move_element(d + i * inner + j, s + i + j * inner_stride);
       }
     } else if (inner_stride == 1) {
       std::memcpy(d, s, static_cast<size_t>(inner) * sizeof(T));
     } else {
-      for (int64_t j = 0; j < inner; ++j) d[j] = s[j * inner_stride];
+      for (int64_t j = 0; j < inner; ++j) move_element(d + j, s + j * inner_stride);
     }
     for (int k = lead - 1; k >= 0; --k) {  // odometer over the leading axes
       offset += strides[k];
