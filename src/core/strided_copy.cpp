@@ -24,10 +24,10 @@ void gather_typed(T* out, const std::vector<int64_t>& shape, const T* src, const
   const bool transpose_tail = rank >= 2 && inner_stride != 1 && strides[rank - 2] == 1;
   const int64_t tail_rows = transpose_tail ? shape[rank - 2] : 1;
   const int64_t block = inner * tail_rows;  // output elements per step of the odometer
-  int64_t outer = 1;
-  for (int d = 0; d < rank - (transpose_tail ? 2 : 1); ++d) outer *= shape[d];
   const int lead = rank - (transpose_tail ? 2 : 1);  // axes walked by the odometer
-  std::vector<int64_t> index(static_cast<size_t>(std::max(lead, 0)), 0);
+  int64_t outer = 1;
+  for (int d = 0; d < lead; ++d) outer *= shape[d];
+  std::vector<int64_t> index(static_cast<size_t>(lead), 0);
   int64_t offset = 0;
   for (int64_t o = 0; o < outer; ++o) {
     T* d = out + o * block;

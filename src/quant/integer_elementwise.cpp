@@ -14,7 +14,7 @@ namespace {
 constexpr int64_t kParallelElements = int64_t{1} << 15;
 
 // Runs body(begin, end) over [0, n) and returns the OR of its results (true: a REQUIRE
-// failed somewhere). Below kParallelElements in a single call outside OpenMP: even a region
+// failed somewhere; bodies without REQUIREs return false). Below kParallelElements in a single call outside OpenMP: even a region
 // that its `if` clause keeps serial costs about a microsecond, which dominated the short
 // runs (a few hundred elements) that the interpreter's broadcasts and decode steps make.
 // Above, `unit`-aligned chunks are shared among the threads.
@@ -181,8 +181,6 @@ void table_i16_tensor(const int16_t* x, int32_t* out, int64_t n, const TableI16&
 
 namespace {
 
-// Computes o[i] = op(a[i·sa], b[i·sb]) where op returns false on a failed REQUIRE (without
-// throwing); then, if any failed, recomputes with the throwing reference `ref`.
 // o[i] = fast(a[i·sa], b[i·sb]) for i in [begin, end); true when a REQUIRE failed somewhere.
 // One loop per stride pattern, the broadcast operand hoisted out of it, and `bad |= …`
 // rather than a short-circuit, so that each loop vectorises.
@@ -204,10 +202,6 @@ bool binary_span(const int32_t* __restrict a, int64_t sa, const int32_t* __restr
   return bad;
 }
 
-// Computes o[i] = op(a[i·sa], b[i·sb]) where op returns false on a failed REQUIRE (without
-// throwing); then, if any failed, recomputes with the throwing reference `ref`. Short runs
-// (the broadcast runs of the interpreter) stay outside OpenMP: even a region that its `if`
-// keeps serial costs about a microsecond.
 // Computes o[i] = op(a[i·sa], b[i·sb]) where op returns false on a failed REQUIRE (without
 // throwing); then, if any failed, recomputes with the throwing reference `ref`.
 template <typename Fast, typename Ref>
@@ -277,28 +271,32 @@ void quantize_tensor(const float* x, Out* out, int64_t n, float inv_scale, int32
                      int64_t qmax) {
   const double zp = zero_point, lo = static_cast<double>(qmin), hi = static_cast<double>(qmax);
   const int64_t nan_value = std::clamp<int64_t>(zero_point, qmin, qmax);
-#pragma omp parallel for schedule(static) if (n >= kParallelElements)
-  for (int64_t i = 0; i < n; ++i) {
-    const float p = x[i] * inv_scale;
-    // std::nearbyint (ties to even in the default rounding mode) without a libm call: below
-    // 2^23, adding and removing 2^23 rounds |p| to an integer in the current mode; from 2^23
-    // on every float is already an integer (and NaN fails the comparison).
-    const float mag = std::fabs(p);
-    const float r = mag < 0x1p23f ? std::copysign((mag + 0x1p23f) - 0x1p23f, p) : p;
-    if (std::isnan(r)) {
-      out[i] = static_cast<Out>(nan_value);
-      continue;
+  over_chunks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float p = x[i] * inv_scale;
+      // std::nearbyint (ties to even in the default rounding mode) without a libm call: below
+      // 2^23, adding and removing 2^23 rounds |p| to an integer in the current mode; from 2^23
+      // on every float is already an integer (and NaN fails the comparison).
+      const float mag = std::fabs(p);
+      const float r = mag < 0x1p23f ? std::copysign((mag + 0x1p23f) - 0x1p23f, p) : p;
+      if (std::isnan(r)) {
+        out[i] = static_cast<Out>(nan_value);
+        continue;
+      }
+      const double v = std::clamp(static_cast<double>(r) + zp, lo, hi);
+      out[i] = static_cast<Out>(static_cast<int64_t>(v));
     }
-    const double v = std::clamp(static_cast<double>(r) + zp, lo, hi);
-    out[i] = static_cast<Out>(static_cast<int64_t>(v));
-  }
+    return false;
+  });
 }
 
 template <typename In>
 void dequantize_tensor(const In* q, float* out, int64_t n, float scale, int32_t zero_point) {
   const float zp = static_cast<float>(zero_point);
-#pragma omp parallel for schedule(static) if (n >= kParallelElements)
-  for (int64_t i = 0; i < n; ++i) out[i] = (static_cast<float>(q[i]) - zp) * scale;
+  over_chunks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = (static_cast<float>(q[i]) - zp) * scale;
+    return false;
+  });
 }
 
 template void quantize_tensor<int8_t>(const float*, int8_t*, int64_t, float, int32_t, int64_t, int64_t);
