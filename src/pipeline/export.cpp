@@ -251,16 +251,27 @@ ExportResult export_program(const config::ResolvedConfig& r, const ExportOptions
   const std::string target = target_name(r);
   for (auto& [name, float_graph] : methods) {
     graph::Graph g = recipe ? quant::convert(float_graph, *recipe) : std::move(float_graph);
-    // Past conversion the FP32 graph is dead weight (its rope/mask tables are owned copies).
+    // Past conversion the FP32 graph is dead weight (its rope/mask tables are owned copies),
+    // and so are the checkpoint's pages that calibration and conversion read: what is still
+    // needed (the FP32 embedding the CPU steps keep as a view) faults back in from the page
+    // cache when the program is written.
     float_graph = graph::Graph();
+    model.weights->release_resident_pages();
     const partition::Partition part = partition::partition_graph(g, caps);
     result.partitions.push_back(partition::make_report(g, part, name, target));
     program::Method m;
     m.name = name;
     for (graph::ValueId v : g.inputs()) m.inputs.push_back(spec_of(g.node(v), g.node(v).name));
     for (const auto& [out, v] : g.outputs()) m.outputs.push_back(spec_of(g.node(v), out));
-    for (const partition::PartitionStep& step : part.steps) {
-      graph::Graph sub = partition::extract_step_graph(g, step);
+    // The step graphs share the constants they use with `g`; once all are extracted, `g`
+    // goes, so that each delegate's weights exist once in its step graph, then once in its
+    // TosaGraph, then once in its flatbuffer (write_tosa frees the TosaGraph's copy as it goes).
+    std::vector<graph::Graph> step_graphs;
+    for (const partition::PartitionStep& step : part.steps) step_graphs.push_back(partition::extract_step_graph(g, step));
+    g = graph::Graph();
+    for (size_t i = 0; i < part.steps.size(); ++i) {
+      const partition::PartitionStep& step = part.steps[i];
+      graph::Graph sub = std::move(step_graphs[i]);
       if (!step.delegate) {
         m.steps.push_back({program::Step::Kind::Cpu, static_cast<uint32_t>(m.cpu_graphs.size())});
         m.cpu_graphs.push_back(std::move(sub));
@@ -269,22 +280,17 @@ ExportResult export_program(const config::ResolvedConfig& r, const ExportOptions
       program::Delegate d;
       d.name = fmt::format("{}.delegate_{}", name, step.delegate_index);
       d.target = target;
-      // The TosaGraph dies here: its constants would be a second copy of the delegate's
-      // weights next to d.tosa (read_tosa(d.tosa) gives it back).
-      d.tosa = tosa::write_tosa(tosa::lower_to_tosa(sub));
+      tosa::TosaGraph lowered = tosa::lower_to_tosa(sub);
+      sub = graph::Graph();
+      // The lowering's temporaries are freed; hand their pages back before the flatbuffer
+      // (the executor keeps up to 512 MB of freed heap for its per-run buffers).
+      malloc_trim(0);
+      d.tosa = tosa::write_tosa(std::move(lowered));
       m.steps.push_back({program::Step::Kind::Delegate, static_cast<uint32_t>(p.delegates.size())});
       p.delegates.push_back(std::move(d));
     }
     p.methods.push_back(std::move(m));
-    // The integer graph `g` and the lowering's temporaries are freed now; hand their pages
-    // back (the executor keeps up to 512 MB of freed heap for its per-run buffers), or the
-    // next method's buffers and the program file stack on top of them.
-    g = graph::Graph();
     malloc_trim(0);
-    // Likewise the checkpoint's pages, read by calibration and conversion: what is still
-    // needed (the FP32 embedding the CPU steps keep as a view) faults back in from the page
-    // cache when the program is written.
-    model.weights->release_resident_pages();
   }
 
   nlohmann::json reports = nlohmann::json::array();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <type_traits>
 #include <fstream>
 
 #include "core/atomic_file.h"
@@ -143,7 +144,10 @@ Offset<void> write_attribute(FlatBufferBuilder& fbb, const TosaOperator& op) {
   }
 }
 
-Offset<fb::TosaBasicBlock> write_block(FlatBufferBuilder& fbb, const TosaBasicBlock& block) {
+// A non-const `Block` is consumed: each constant's bytes are freed once they are in the
+// builder (the block is then only good for destruction).
+template <typename Block>
+Offset<fb::TosaBasicBlock> write_block(FlatBufferBuilder& fbb, Block& block) {
   std::vector<Offset<fb::TosaOperator>> ops;
   for (const auto& op : block.operators) {
     if (op.op == Op::UNKNOWN || static_cast<uint32_t>(op.op) >= kOpCount)
@@ -156,7 +160,7 @@ Offset<fb::TosaBasicBlock> write_block(FlatBufferBuilder& fbb, const TosaBasicBl
                                          ins, outs, loc));
   }
   std::vector<Offset<fb::TosaTensor>> tensors;
-  for (const auto& t : block.tensors) {
+  for (auto& t : block.tensors) {
     const auto name = fbb.CreateString(t.name);
     const auto shape = ints(fbb, t.shape);
     Offset<flatbuffers::Vector<uint8_t>> data = 0;
@@ -166,6 +170,7 @@ Offset<fb::TosaBasicBlock> write_block(FlatBufferBuilder& fbb, const TosaBasicBl
         fail("TOSA writer: tensor '{}' ({} [{}]) has {} data bytes, its shape and type need {}", t.name,
              dtype_name(t.type), fmt::join(t.shape, ","), t.data->size(), need);
       data = aligned_bytes(fbb, *t.data);
+      if constexpr (!std::is_const_v<Block>) std::vector<uint8_t>().swap(*t.data);
     }
     Offset<flatbuffers::String> variable_name = 0;
     if (t.variable_name) variable_name = fbb.CreateString(*t.variable_name);
@@ -406,7 +411,10 @@ class Reader {
 
 }  // namespace
 
-std::vector<uint8_t> write_tosa(const TosaGraph& graph) {
+namespace {
+
+template <typename Graph>
+std::vector<uint8_t> write_graph(Graph& graph) {
   // Sized for the constants up front, so that the builder does not grow by reallocation
   // (each step holds the old and the new buffer): the tables around them are small.
   size_t estimate = size_t{1} << 16;
@@ -417,9 +425,9 @@ std::vector<uint8_t> write_tosa(const TosaGraph& graph) {
     }
   FlatBufferBuilder fbb(estimate);
   std::vector<Offset<fb::TosaRegion>> regions;
-  for (const auto& region : graph.regions) {
+  for (auto& region : graph.regions) {
     std::vector<Offset<fb::TosaBasicBlock>> blocks;
-    for (const auto& block : region.blocks) blocks.push_back(write_block(fbb, block));
+    for (auto& block : region.blocks) blocks.push_back(write_block(fbb, block));
     const auto name = fbb.CreateString(region.name);
     const auto blocks_vec = fbb.CreateVector(blocks);
     regions.push_back(fb::CreateTosaRegion(fbb, name, blocks_vec));
@@ -431,6 +439,12 @@ std::vector<uint8_t> write_tosa(const TosaGraph& graph) {
   fbb.Finish(root, fb::TosaGraphIdentifier());
   return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }
+
+}  // namespace
+
+std::vector<uint8_t> write_tosa(const TosaGraph& graph) { return write_graph(graph); }
+
+std::vector<uint8_t> write_tosa(TosaGraph&& graph) { return write_graph(graph); }
 
 TosaGraph read_tosa(std::span<const uint8_t> bytes, const std::string& what) {
   Reader r(what);

@@ -24,6 +24,9 @@
 namespace l2n::tosa {
 
 std::vector<uint8_t> write_tosa(const TosaGraph& graph);
+// Same bytes; frees each constant of `graph` as soon as it is copied, so that writing a
+// delegate holds about one copy of its weights (plus the returned buffer), not two.
+std::vector<uint8_t> write_tosa(TosaGraph&& graph);
 TosaGraph read_tosa(std::span<const uint8_t> bytes, const std::string& what = "TOSA buffer");
 
 // Files: writing goes through core/atomic_file.h (temporary file in the same directory, rename).
