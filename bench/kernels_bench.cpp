@@ -112,6 +112,19 @@ void BM_Fp32Attention_Exec(benchmark::State& state) {
 }
 BENCHMARK(BM_Fp32Attention_Exec)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// The softmax of one layer's causal scores at ctx 512 (the mask's -1e30 above the diagonal).
+void BM_Fp32Softmax_Exec(benchmark::State& state) {
+  const int64_t heads = 9, t = kCtx;
+  Tensor scores = random_f32({heads, t, t}, 6);
+  float* s = scores.mutable_data<float>();
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < t; ++i)
+      for (int64_t j = i + 1; j < t; ++j) s[(h * t + i) * t + j] = -1e30f;
+  for (auto _ : state) benchmark::DoNotOptimize(l2n::exec::softmax(scores));
+  state.SetItemsProcessed(state.iterations() * heads * t * t);
+}
+BENCHMARK(BM_Fp32Softmax_Exec)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 // ---- exact integer -----------------------------------------------------------------------
 
 void set_ops(benchmark::State& state, double ops_per_iter) {

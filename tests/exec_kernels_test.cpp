@@ -152,6 +152,30 @@ TEST(ExecKernels, SoftmaxIsExactForMaskedEntries) {
   expect_near_all(softmax(f32({2}, {1000, 1000})), {0.5f, 0.5f});
 }
 
+TEST(ExecKernels, SoftmaxOfLongRowsMatchesADoubleReference) {
+  // Row lengths around the 8-wide maximum and the 4-wide sums, with the row's maximum at
+  // the first, a middle and the last position and a causal mask over part of each row. The
+  // maximum, 100, overflows exp() unless the kernel finds it wherever it is.
+  for (const int64_t n : {1, 7, 8, 9, 172, 513}) {
+    Tensor x = random_tensor({3, n}, static_cast<uint32_t>(n));
+    float* xs = x.mutable_data<float>();
+    const int64_t peak[3] = {0, n / 2, n - 1};
+    for (int64_t r = 0; r < 3; ++r) {
+      xs[r * n + peak[r]] = 100.0f;
+      for (int64_t j = peak[r] + 1 + n / 3; j < n; ++j) xs[r * n + j] = -1e30f;
+    }
+    const Tensor y = softmax(x);
+    for (int64_t r = 0; r < 3; ++r) {
+      double sum = 0;
+      for (int64_t j = 0; j < n; ++j) sum += std::exp(double(xs[r * n + j]) - 100.0);
+      for (int64_t j = 0; j < n; ++j) {
+        const double want = std::exp(double(xs[r * n + j]) - 100.0) / sum;
+        EXPECT_NEAR(y.data<float>()[r * n + j], want, 1e-6 * want + 1e-30) << "n " << n << " row " << r << " col " << j;
+      }
+    }
+  }
+}
+
 TEST(ExecKernels, TransposeSliceConcat) {
   const Tensor x = f32({2, 3}, {1, 2, 3, 4, 5, 6});
   const Tensor t = transpose(x, {1, 0});
