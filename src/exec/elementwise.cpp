@@ -101,6 +101,30 @@ Tensor unary(const Tensor& x, Op op) {
   return out;
 }
 
+// exp()-based activations in AVX2 as well as baseline; like softmax, without FMA, so both
+// clones give the same bits.
+[[gnu::target_clones("avx2", "default")]] void silu_span(const float* __restrict x, float* __restrict out,
+                                                        int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] / (1.0f + detail::exp_f32(-x[i]));
+}
+[[gnu::target_clones("avx2", "default")]] void exp_span(const float* __restrict x, float* __restrict out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = detail::exp_f32(x[i]);
+}
+
+// Runs span(x, out, count) over x in chunks shared among the threads.
+template <typename Span>
+Tensor unary_spans(const Tensor& x, Span span) {
+  Tensor out = Tensor::uninitialized(DType::F32, x.shape());
+  const float* xs = x.data<float>();
+  float* os = out.mutable_data<float>();
+  const int64_t n = x.numel();
+  constexpr int64_t kChunk = 8192;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for if (n > kParallelElements)
+  for (int64_t c = 0; c < chunks; ++c) span(xs + c * kChunk, os + c * kChunk, std::min(kChunk, n - c * kChunk));
+  return out;
+}
+
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
@@ -119,12 +143,8 @@ Tensor neg(const Tensor& x) {
 Tensor rsqrt(const Tensor& x) {
   return unary(x, [](float v) { return 1.0f / std::sqrt(v); });
 }
-Tensor silu(const Tensor& x) {
-  return unary(x, [](float v) { return v / (1.0f + detail::exp_f32(-v)); });
-}
-Tensor exp(const Tensor& x) {
-  return unary(x, [](float v) { return detail::exp_f32(v); });
-}
+Tensor silu(const Tensor& x) { return unary_spans(x, silu_span); }
+Tensor exp(const Tensor& x) { return unary_spans(x, exp_span); }
 Tensor reciprocal(const Tensor& x) {
   return unary(x, [](float v) { return 1.0f / v; });
 }
