@@ -151,9 +151,11 @@ TEST(IntegerGemm, MatMulMatchesDotAndThreadCounts) {
         for (const int64_t n : {1, 3, 64, 172}) {
           const auto a8 = random_vec<int8_t>(batch * m * k, -128, 127, seed++);
           const auto b8 = random_vec<int8_t>(batch * k * n, -128, 127, seed++);
-          const auto a16 = random_vec<int16_t>(batch * m * k, -32768, 32767, seed++);
+          auto a16 = random_vec<int16_t>(batch * m * k, -32768, 32767, seed++);
           auto b16 = random_vec<int16_t>(batch * k * n, -32768, 32767, seed++);
+          // The largest products (2^30 each), and with both filled the largest sums.
           if (seed % 3 == 0) std::fill(b16.begin(), b16.end(), int16_t{-32768});
+          if (seed % 5 == 0) std::fill(a16.begin(), a16.end(), int16_t{-32768});
           std::vector<int32_t> ref8(static_cast<size_t>(batch * m * n));
           std::vector<int64_t> ref16(ref8.size());
           std::vector<int8_t> col8(static_cast<size_t>(k));

@@ -1,4 +1,5 @@
-// Internal to the exec stage: float GEMM through OpenBLAS, parallelized with OpenMP.
+// Float and double GEMM through OpenBLAS, parallelized with OpenMP: the exec stage's
+// matmuls, and quant's exact int16 MATMUL (integers below 2^53 are exact in double).
 //
 // All of the executor's parallelism is OpenMP: OpenBLAS is switched to one thread on first
 // use and each OpenMP thread calls it on its own block of the output. Two thread pools
@@ -14,5 +15,7 @@ namespace l2n::exec::detail {
 // with b stored [n, k] when b_transposed. One parallel region covers the whole batch.
 void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b, bool b_transposed,
           float* c);
+void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const double* a, const double* b, bool b_transposed,
+          double* c);
 
 }  // namespace l2n::exec::detail

@@ -1,9 +1,11 @@
 #include "quant/integer_gemm.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
+#include "exec/gemm.h"
 #include "quant/integer_ops.h"
 
 namespace l2n::quant {
@@ -317,38 +319,37 @@ void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, i
     for (int64_t b = 0; b < batch; ++b) matmul_rows_i16(a + b * m * k, bm + b * k * n, m, k, n, out + b * m * n);
     return;
   }
-  // A product of two int16 reaches 2^30, so int32 partial sums of whole products would hold
-  // only two terms. Instead b = 256·hi + lo with hi = b >> 8 in [−128, 127] and lo = b & 255:
-  // Σ a·b = 256·Σ a·hi + Σ a·lo exactly, and each of those sums has terms below 2^23, like
-  // the int16×int8 GEMM.
-  const int64_t size_b = batch * k * n;
-  auto hi = scratch<int16_t>(size_b);
-  auto lo = scratch<int16_t>(size_b);
-  int32_t max_b = 0;
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t r = 0; r < k; ++r)
-      for (int64_t c = 0; c < n; ++c) {
-        const int32_t v = bm[(b * k + r) * n + c];
-        const int64_t t = (b * n + c) * k + r;
-        hi[t] = static_cast<int16_t>(v >> 8);
-        lo[t] = static_cast<int16_t>(v & 255);
-        max_b = std::max(max_b, v < 0 ? -v : v);
-      }
-  const int32_t max_a = max_abs(a, batch * m * k);
-  if (!sum_fits(k, int64_t{max_a} * max_b, kInt48Max)) {
-    std::vector<int16_t> col(static_cast<size_t>(k));
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t j = 0; j < n; ++j) {
-        for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = bm[(b * k + r) * n + j];
-        for (int64_t i = 0; i < m; ++i)
-          out[(b * m + i) * n + j] = dot_i16_i16(a + (b * m + i) * k, col.data(), k);
-      }
+  if (k <= (int64_t{1} << 17)) {
+    // Every product of two int16 and every partial sum of at most 2^17 of them is an integer
+    // of magnitude <= 2^47, and double holds every integer up to 2^53: a double GEMM makes no
+    // rounding in any order of summation, so OpenBLAS's dgemm gives the exact int64 sums (and
+    // no int48 REQUIRE can fail). It runs at several times the rate of the int32-blocked
+    // integer GEMM, which for int16·int16 needs two passes (b split into bytes).
+    auto ad = scratch<double>(batch * m * k);
+    auto bd = scratch<double>(batch * k * n);
+    std::copy_n(a, batch * m * k, ad.get());
+    std::copy_n(bm, batch * k * n, bd.get());
+    // The product is computed straight into `out` (double and int64 have the same size) and
+    // converted in place; memcpy is how C++ lets one buffer change its element type.
+    static_assert(sizeof(double) == sizeof(int64_t));
+    auto* od = reinterpret_cast<double*>(out);
+    exec::detail::gemm(batch, m, n, k, ad.get(), bd.get(), /*b_transposed=*/false, od);
+    const int64_t total = batch * m * n;
+#pragma omp parallel for if (total >= kParallelWork)
+    for (int64_t i = 0; i < total; ++i) {
+      double v;
+      std::memcpy(&v, out + i, sizeof v);
+      out[i] = static_cast<int64_t>(v);
+    }
     return;
   }
-  auto low = scratch<int64_t>(batch * m * n);
-  gemm_driver(a, hi.get(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 128), out);
-  gemm_driver(a, lo.get(), k * n, batch, m, n, k, int32_block(int64_t{max_a} * 255), low.get());
-  for (int64_t i = 0; i < batch * m * n; ++i) out[i] = out[i] * 256 + low[i];
+  // Beyond 2^17 terms a partial sum may leave int48; the checked reference decides.
+  std::vector<int16_t> col(static_cast<size_t>(k));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = bm[(b * k + r) * n + j];
+      for (int64_t i = 0; i < m; ++i) out[(b * m + i) * n + j] = dot_i16_i16(a + (b * m + i) * k, col.data(), k);
+    }
 }
 
 void add_bias_rows_i32(int32_t* acc, const int32_t* bias, int64_t rows, int64_t n_out, bool bias_per_channel) {
