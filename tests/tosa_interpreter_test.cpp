@@ -238,6 +238,37 @@ TEST(TosaInterpreter, UnsupportedOpsAndDanglingNamesAreRefusedUpFront) {
   EXPECT_THROW(Interpreter{TosaGraph::from_block(c)}, Error);
 }
 
+TEST(TosaInterpreter, ValuesLiveUntilTheirLastReaderAndOutputsSurvive) {
+  // s is read right away and again three operators later; p is a block output that a later
+  // operator also reads; x (an input) is read first and last. run() releases values after
+  // their last reader, so a release one operator too early shows up as a wrong value or an
+  // empty tensor here.
+  TosaBasicBlock b;
+  b.add_tensor("x", DType::INT32, {1, 3});
+  b.inputs = {"x"};
+  b.add_const("k", DType::INT32, {1, 3}, V{10, 20, 30});
+  b.add_tensor("s", DType::INT32, {1, 3});
+  b.add_op(Op::ADD, {"x", "k"}, {"s"});
+  b.add_tensor("p", DType::INT32, {1, 3});
+  b.add_op(Op::SUB, {"s", "k"}, {"p"});
+  b.add_tensor("q", DType::INT32, {1, 3});
+  b.add_op(Op::ADD, {"p", "p"}, {"q"});
+  b.add_tensor("r", DType::INT32, {1, 3});
+  b.add_op(Op::ADD, {"q", "s"}, {"r"});
+  b.add_tensor("y", DType::INT32, {1, 3});
+  b.add_op(Op::SUB, {"r", "x"}, {"y"});
+  b.outputs = {"y", "p"};
+  const Interpreter interp(read_tosa(write_tosa(TosaGraph::from_block(b))));
+  const TosaValue x = val(DType::INT32, {1, 3}, {1, -2, 3});
+  for (int repeat = 0; repeat < 2; ++repeat) {
+    const auto out = interp.run({{"x", x}});
+    // p = x; q = 2x; r = 3x + k; y = 2x + k
+    EXPECT_EQ(ints(out.at("p")), (V{1, -2, 3}));
+    EXPECT_EQ(ints(out.at("y")), (V{12, 16, 36}));
+  }
+  EXPECT_EQ(ints(x), (V{1, -2, 3})) << "the caller's input is untouched";
+}
+
 TEST(TosaInterpreter, Fp32ElementwiseAndDataMovement) {
   TosaBasicBlock b;
   b.add_tensor("x", DType::FP32, {2, 2});

@@ -7,7 +7,6 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <set>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -1039,8 +1038,8 @@ TosaValue decode_constant(const TosaTensor& t) {
 
 Interpreter::Interpreter(TosaGraph graph) : graph_(std::move(graph)) {
   const TosaBasicBlock& b = block();
-  std::set<std::string> defined;
-  output_tensor_.assign(b.operators.size(), 0);
+  // Every value (graph input or operator output) gets a slot of run()'s value table.
+  std::unordered_map<std::string_view, uint32_t> slot_of;
   std::unordered_map<std::string_view, size_t> tensor_index;  // linear lookups would make this quadratic
   for (size_t k = 0; k < b.tensors.size(); ++k) tensor_index.emplace(b.tensors[k].name, k);
   auto find_tensor = [&](const std::string& name) -> const TosaTensor* {
@@ -1051,50 +1050,71 @@ Interpreter::Interpreter(TosaGraph graph) : graph_(std::move(graph)) {
     const TosaTensor* t = find_tensor(name);
     if (!t) fail("TOSA block '{}': input '{}' is not a declared tensor", b.name, name);
     value_storage(t->type);
-    defined.insert(name);
+    if (!slot_of.emplace(name, static_cast<uint32_t>(slot_of.size())).second)
+      fail("TOSA block '{}': input '{}' is listed twice", b.name, name);
+    input_slots_.push_back(static_cast<uint32_t>(slot_of.size() - 1));
   }
+  operators_.resize(b.operators.size());
   for (size_t i = 0; i < b.operators.size(); ++i) {
     const TosaOperator& op = b.operators[i];
+    OperatorSlots& slots = operators_[i];
     try {
       if (op.op != Op::CONST && op.op != Op::CONST_SHAPE && !op_function(op.op))
         fail("the interpreter does not support this operator");
       if (op.outputs.size() != 1) fail("ERROR_IF: {} outputs, the operator has one", op.outputs.size());
-      for (const auto& in : op.inputs)
-        if (!defined.count(in)) fail("input '{}' is not produced by an earlier operator or a graph input", in);
+      for (const auto& in : op.inputs) {
+        const auto it = slot_of.find(in);
+        if (it == slot_of.end()) fail("input '{}' is not produced by an earlier operator or a graph input", in);
+        slots.inputs.push_back(it->second);
+      }
       const std::string& out = op.outputs[0];
-      if (defined.count(out)) fail("output '{}' is produced twice", out);
+      if (slot_of.count(out)) fail("output '{}' is produced twice", out);
+      slots.output = static_cast<uint32_t>(slot_of.size());
       if (op.op == Op::CONST_SHAPE) {
         const TosaShape* s = b.find_shape(out);
         if (!s || !s->values) fail("output '{}' is not a TosaShape with values", out);
         TosaValue v = make_value(DType::SHAPE, {static_cast<int64_t>(s->values->size())});
         std::copy(s->values->begin(), s->values->end(), mptr<int64_t>(v));
-        constants_[out] = std::move(v);
+        slots.constant = std::move(v);
       } else {
         const TosaTensor* t = find_tensor(out);
         if (!t) fail("output '{}' is not a declared tensor", out);
-        output_tensor_[i] = static_cast<size_t>(t - b.tensors.data());
+        slots.declared = static_cast<size_t>(t - b.tensors.data());
         value_storage(t->type);
         if (op.op == Op::CONST) {
           if (!op.inputs.empty()) fail("ERROR_IF: CONST takes no inputs");
-          constants_[out] = decode_constant(*t);
+          slots.constant = decode_constant(*t);
         }
       }
-      defined.insert(out);
+      slot_of.emplace(out, slots.output);
     } catch (const Error& e) {
       rethrow_for(op, i, e);
     }
   }
-  for (const auto& name : b.outputs)
-    if (!defined.count(name)) fail("TOSA block '{}': output '{}' is never produced", b.name, name);
+  for (const auto& name : b.outputs) {
+    const auto it = slot_of.find(name);
+    if (it == slot_of.end()) fail("TOSA block '{}': output '{}' is never produced", b.name, name);
+    output_slots_.push_back(it->second);
+  }
+  slot_count_ = slot_of.size();
+  // A value is released right after the last operator that reads it (never the block's
+  // outputs): keeping every intermediate of a window alive until the end made each operator
+  // write into fresh pages, and their page faults cost a third of a full-scope window.
+  std::vector<int64_t> last_reader(slot_count_, -1);
+  for (size_t i = 0; i < operators_.size(); ++i)
+    for (const uint32_t in : operators_[i].inputs) last_reader[in] = static_cast<int64_t>(i);
+  for (const uint32_t out : output_slots_) last_reader[out] = -1;
+  for (uint32_t slot = 0; slot < slot_count_; ++slot)
+    if (last_reader[slot] >= 0) operators_[static_cast<size_t>(last_reader[slot])].release_after.push_back(slot);
 }
 
 const TosaBasicBlock& Interpreter::block() const { return graph_.main_block(); }
 
 ValueMap Interpreter::run(const ValueMap& inputs) const {
   const TosaBasicBlock& b = block();
-  std::unordered_map<std::string, TosaValue> env;
-  env.reserve(b.operators.size() + b.inputs.size());
-  for (const auto& name : b.inputs) {
+  std::vector<TosaValue> values(slot_count_);
+  for (size_t k = 0; k < b.inputs.size(); ++k) {
+    const std::string& name = b.inputs[k];
     const auto it = inputs.find(name);
     if (it == inputs.end()) fail("TOSA graph input '{}' was not given", name);
     const TosaTensor& t = *b.find_tensor(name);
@@ -1105,7 +1125,7 @@ ValueMap Interpreter::run(const ValueMap& inputs) const {
     if (v.tensor.dtype() != value_storage(v.type))
       fail("TOSA graph input '{}' is held as {}, {} needs {}", name, l2n::dtype_name(v.tensor.dtype()), dtype_name(v.type),
            l2n::dtype_name(value_storage(v.type)));
-    env[name] = v;
+    values[input_slots_[k]] = v;
   }
   for (const auto& [name, value] : inputs)
     if (!b.find_tensor(name) || std::find(b.inputs.begin(), b.inputs.end(), name) == b.inputs.end())
@@ -1113,25 +1133,27 @@ ValueMap Interpreter::run(const ValueMap& inputs) const {
 
   for (size_t i = 0; i < b.operators.size(); ++i) {
     const TosaOperator& op = b.operators[i];
-    const std::string& out = op.outputs[0];
+    const OperatorSlots& slots = operators_[i];
     if (op.op == Op::CONST || op.op == Op::CONST_SHAPE) {
-      env[out] = constants_.at(out);
-      continue;
+      values[slots.output] = slots.constant;
+    } else {
+      try {
+        const OpTimerScope timer(op_name(op.op));
+        Args args{op, {}, &b.tensors[slots.declared]};
+        args.in.reserve(slots.inputs.size());
+        for (const uint32_t in : slots.inputs) args.in.push_back(&values[in]);
+        TosaValue result = op_function(op.op)(args);
+        if (const std::string why = declared_mismatch(result.type, result.tensor.shape(), *args.out); !why.empty())
+          fail("ERROR_IF: {}", why);
+        values[slots.output] = std::move(result);
+      } catch (const Error& e) {
+        rethrow_for(op, i, e);
+      }
     }
-    try {
-      const OpTimerScope timer(op_name(op.op));
-      Args args{op, {}, &b.tensors[output_tensor_[i]]};
-      for (const auto& in : op.inputs) args.in.push_back(&env.at(in));
-      TosaValue result = op_function(op.op)(args);
-      if (const std::string why = declared_mismatch(result.type, result.tensor.shape(), *args.out); !why.empty())
-        fail("ERROR_IF: {}", why);
-      env[out] = std::move(result);
-    } catch (const Error& e) {
-      rethrow_for(op, i, e);
-    }
+    for (const uint32_t dead : slots.release_after) values[dead] = TosaValue{};
   }
   ValueMap outputs;
-  for (const auto& name : b.outputs) outputs[name] = env.at(name);
+  for (size_t k = 0; k < b.outputs.size(); ++k) outputs[b.outputs[k]] = values[output_slots_[k]];
   return outputs;
 }
 

@@ -18,7 +18,8 @@
 //    naming the operator (index, op, first output). Nothing is clamped silently.
 //  * Construction validates the block (names resolve, each value is produced once before use,
 //    ops are supported) and decodes constants once; run() may be called many times and is
-//    const (safe from several threads).
+//    const (safe from several threads). run() frees each intermediate value after its last
+//    reader, so a window needs the memory of its live values, not of all of them.
 #pragma once
 
 #include <map>
@@ -48,9 +49,21 @@ class Interpreter {
   ValueMap run(const ValueMap& inputs) const;
 
  private:
+  // Where run() keeps each operator's operands and result: slots of one value table, so
+  // that no operator looks a name up; `release_after` lists the values it reads last.
+  struct OperatorSlots {
+    std::vector<uint32_t> inputs;
+    uint32_t output = 0;
+    size_t declared = 0;  // index of its declared output in block().tensors
+    std::vector<uint32_t> release_after;
+    TosaValue constant;  // the value of a CONST / CONST_SHAPE, decoded once
+  };
+
   TosaGraph graph_;
-  ValueMap constants_;
-  std::vector<size_t> output_tensor_;  // per operator: index of its declared output in block().tensors
+  std::vector<OperatorSlots> operators_;
+  std::vector<uint32_t> input_slots_;   // of block().inputs, in order
+  std::vector<uint32_t> output_slots_;  // of block().outputs, in order
+  size_t slot_count_ = 0;
 };
 
 // Decodes a constant tensor's data into a value (INT4 widened to INT8).
