@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 #include "exec/executor.h"
@@ -55,6 +56,48 @@ TEST(Executor, RunsNodesInOrderAndReturnsNamedOutputs) {
   const auto reference = Executor(small_graph(), {1, false}).run({{"x", x}});
   EXPECT_NEAR(reference.at("y").data<float>()[3], y[3], 1e-7f);
   EXPECT_EQ(executor.run({{"x", x}}).at("y").data<float>()[2], y[2]);
+}
+
+// Attention over a [S, H, D] cache: scores = q · cacheᵀ per head, context = scores · cache.
+// The keys' transpose is read only by its matmul (fused); the values' is also an output
+// (must be materialised).
+TEST(Executor, MatMulReadsAKvCacheTransposeThroughStridesUnlessObserved) {
+  const int64_t s = 5, h = 2, d = 3;
+  GraphBuilder b;
+  const ValueId q = b.input("q", DType::F32, {h, 1, d});
+  const ValueId cache = b.input("cache", DType::F32, {s, h, d});
+  const ValueId keys = b.transpose(cache, {1, 2, 0}, "keys");
+  const ValueId scores = b.matmul(q, keys, "scores");
+  const ValueId values = b.transpose(cache, {1, 0, 2}, "values");
+  b.output("context", b.matmul(scores, values, "context"));
+  b.output("values", values);
+  const graph::Graph g = std::move(b).finish();
+  std::vector<float> qv(h * d), cv(s * h * d);
+  for (size_t i = 0; i < qv.size(); ++i) qv[i] = 0.25f * static_cast<float>(i) - 0.5f;
+  for (size_t i = 0; i < cv.size(); ++i) cv[i] = std::sin(static_cast<float>(i));
+  const std::map<std::string, Tensor> inputs = {{"q", Tensor::from_vector<float>({h, 1, d}, qv)},
+                                                {"cache", Tensor::from_vector<float>({s, h, d}, cv)}};
+  const Executor executor(g);
+  const auto fused = executor.run(inputs);
+  int observed_keys = 0;
+  const auto observed = executor.run(inputs, [&](const graph::Node& node, const Tensor& value) {
+    if (node.name == "keys") observed_keys += value.shape() == Shape{h, d, s};
+  });
+  EXPECT_EQ(observed_keys, 1) << "with an observer every node runs";
+  // The context by hand: Σ_j (Σ_c q[hh, c]·cache[j, hh, c])·cache[j, hh, e].
+  for (int64_t hh = 0; hh < h; ++hh)
+    for (int64_t e = 0; e < d; ++e) {
+      double want = 0;
+      for (int64_t j = 0; j < s; ++j) {
+        double score = 0;
+        for (int64_t c = 0; c < d; ++c) score += double(qv[hh * d + c]) * cv[(j * h + hh) * d + c];
+        want += score * cv[(j * h + hh) * d + e];
+      }
+      EXPECT_NEAR(fused.at("context").data<float>()[hh * d + e], want, 1e-5);
+      EXPECT_NEAR(observed.at("context").data<float>()[hh * d + e], want, 1e-5);
+    }
+  EXPECT_EQ(fused.at("values").shape(), (Shape{h, s, d}));
+  EXPECT_EQ(fused.at("values").data<float>()[1 * s * d + 2 * d + 1], cv[(2 * h + 1) * d + 1]);
 }
 
 TEST(Executor, ObserverSeesEveryNode) {

@@ -176,6 +176,26 @@ TEST(ExecKernels, SoftmaxOfLongRowsMatchesADoubleReference) {
   }
 }
 
+TEST(ExecKernels, MatMulThroughAPermutedKvCacheMatchesTheTransposeThenMatMul) {
+  // x = [S, H, D] as a KV cache; {1, 2, 0} gives the keys' [H, D, S], {1, 0, 2} the values'
+  // [H, S, D]. One row (decode: the GEMV path), a few, and a window; an odd S.
+  for (const int64_t s : {1, 37, 172})
+    for (const int64_t m : {1, 3, 64})
+      for (const bool keys : {true, false}) {
+        const int64_t h = 3, d = 16;
+        const std::vector<int64_t> perm = keys ? std::vector<int64_t>{1, 2, 0} : std::vector<int64_t>{1, 0, 2};
+        ASSERT_TRUE(matmul_permuted_b_supported({s, h, d}, perm));
+        const Tensor x = random_tensor({s, h, d}, static_cast<uint32_t>(s * 10 + m));
+        const Tensor a = random_tensor({h, m, keys ? d : s}, static_cast<uint32_t>(s + m));
+        const Tensor want = matmul_reference(a, transpose(x, perm));
+        const Tensor got = matmul_permuted_b(a, x, perm);
+        EXPECT_EQ(got.shape(), want.shape());
+        EXPECT_LE(max_abs_diff(got, want), 1e-4f) << "s " << s << " m " << m << " keys " << keys;
+      }
+  EXPECT_FALSE(matmul_permuted_b_supported({4, 3, 2}, {0, 2, 1}));
+  EXPECT_FALSE(matmul_permuted_b_supported({4, 3, 2, 1}, {1, 2, 0, 3}));
+}
+
 TEST(ExecKernels, TransposeSliceConcat) {
   const Tensor x = f32({2, 3}, {1, 2, 3, 4, 5, 6});
   const Tensor t = transpose(x, {1, 0});

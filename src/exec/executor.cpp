@@ -57,12 +57,43 @@ std::string type_str(DType dtype, const Shape& shape) {
 Executor::Executor(const graph::Graph& graph, ExecOptions options) : graph_(graph), options_(options) {
   keep_large_buffers_on_the_heap();
   const auto& nodes = graph_.nodes();
-  last_use_.resize(nodes.size());
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    last_use_[i] = static_cast<int32_t>(i);  // an unread value is freed right away
-    for (graph::ValueId v : nodes[i].inputs) last_use_[v.index] = static_cast<int32_t>(i);
-  }
-  for (const auto& [name, value] : graph_.outputs()) last_use_[value.index] = std::numeric_limits<int32_t>::max();
+  std::vector<int32_t> readers(nodes.size(), 0);
+  for (const Node& node : nodes)
+    for (graph::ValueId v : node.inputs) ++readers[v.index];
+  std::vector<bool> is_output(nodes.size(), false);
+  for (const auto& [name, value] : graph_.outputs()) is_output[value.index] = true;
+
+  permuted_b_source_.assign(nodes.size(), -1);
+  skipped_.assign(nodes.size(), false);
+  if (options_.use_blas)
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const Node& mm = nodes[i];
+      if (mm.op != OpKind::MatMul || mm.dtype != DType::F32 || mm.inputs.size() != 2) continue;
+      const size_t t = mm.inputs[1].index;
+      const Node& tr = nodes[t];
+      if (tr.op != OpKind::Transpose || tr.dtype != DType::F32 || readers[t] != 1 || is_output[t]) continue;
+      const Node& source = nodes[tr.inputs[0].index];
+      if (source.dtype != DType::F32 || !matmul_permuted_b_supported(source.shape, tr.attrs.perm)) continue;
+      permuted_b_source_[i] = static_cast<int32_t>(tr.inputs[0].index);
+      skipped_[t] = true;
+    }
+
+  // A value is freed after the last node that reads it; an unread one right away.
+  auto plan = [&](bool fused) {
+    std::vector<int32_t> last(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      last[i] = static_cast<int32_t>(i);
+      if (fused && skipped_[i]) continue;  // its source is read by the matmul instead
+      for (graph::ValueId v : nodes[i].inputs) last[v.index] = static_cast<int32_t>(i);
+      if (fused && permuted_b_source_[i] >= 0) last[static_cast<size_t>(permuted_b_source_[i])] = static_cast<int32_t>(i);
+    }
+    ReleasePlan release(nodes.size());
+    for (size_t v = 0; v < nodes.size(); ++v)
+      if (!is_output[v]) release[static_cast<size_t>(last[v])].push_back(static_cast<int32_t>(v));
+    return release;
+  };
+  release_ = plan(false);
+  release_fused_ = plan(true);
 }
 
 std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs,
@@ -90,9 +121,18 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   }
 
   ThreadScope thread_scope(options_.threads);
+  const bool fused = !observer;
+  const ReleasePlan& release = fused ? release_fused_ : release_;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& node = nodes[i];
-    if (node.op == OpKind::Input) {
+    if (fused && skipped_[i]) {
+      // read through by its matmul
+    } else if (fused && permuted_b_source_[i] >= 0) {
+      const OpTimerScope timer(graph::op_name(node.op));
+      const Node& transpose = nodes[node.inputs[1].index];
+      values[i] = matmul_permuted_b(values[node.inputs[0].index], values[static_cast<size_t>(permuted_b_source_[i])],
+                                    transpose.attrs.perm);
+    } else if (node.op == OpKind::Input) {
       values[i] = inputs.at(node.name);
     } else if (node.op == OpKind::Constant) {
       values[i] = node.value;
@@ -104,9 +144,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
              type_str(values[i].dtype(), values[i].shape()), type_str(node.dtype, node.shape));
     }
     if (observer) observer(node, values[i]);
-    for (graph::ValueId v : node.inputs)
-      if (last_use_[v.index] == static_cast<int32_t>(i)) values[v.index] = Tensor();
-    if (last_use_[i] == static_cast<int32_t>(i)) values[i] = Tensor();
+    for (const int32_t v : release[i]) values[static_cast<size_t>(v)] = Tensor();
   }
 
   std::map<std::string, Tensor> outputs;

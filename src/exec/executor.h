@@ -46,9 +46,17 @@ class Executor {
  private:
   Tensor run_node(const graph::Node& node, const std::vector<Tensor>& values) const;
 
+  // Which values to free after each node (after their last reader; outputs never).
+  using ReleasePlan = std::vector<std::vector<int32_t>>;
+
   graph::Graph graph_;
   ExecOptions options_;
-  std::vector<int32_t> last_use_;  // per value: the last node reading it (outputs: never freed)
+  ReleasePlan release_;  // every node runs (used with an observer: it sees every value)
+  // Without an observer, a transpose of a KV cache that only feeds a matmul's b operand is
+  // not materialised: the matmul reads its source through strides (matmul_permuted_b).
+  std::vector<int32_t> permuted_b_source_;  // per MatMul node: the transposed value, or -1
+  std::vector<bool> skipped_;               // per node: a transpose read through by a matmul
+  ReleasePlan release_fused_;
 };
 
 }  // namespace l2n::exec

@@ -36,13 +36,13 @@ void blas_gemm(CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda
 // One block: rows [r0, r1) and columns [c0, c1) of c.
 template <typename T>
 void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t n, int64_t k, const T* a, const T* b,
-                bool b_transposed, T* c) {
+                bool b_transposed, int64_t ldb_elements, T* c) {
   const int rows = static_cast<int>(r1 - r0), cols = static_cast<int>(c1 - c0), depth = static_cast<int>(k);
   if (rows <= 0 || cols <= 0) return;
   const T* a_block = a + r0 * k;
   T* c_block = c + r0 * n + c0;
-  const T* b_block = b_transposed ? b + c0 * k : b + c0;
-  const int ldb = static_cast<int>(b_transposed ? k : n);
+  const T* b_block = b_transposed ? b + c0 * ldb_elements : b + c0;
+  const int ldb = static_cast<int>(ldb_elements);
   if (rows == 1) {
     // OpenBLAS's gemm does not forward a single row to the faster gemv. gemv computes
     // y = 0·y + A·x, and a scal by 0 may keep a NaN in y: the output can be uninitialised
@@ -60,12 +60,13 @@ void gemm_block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t n, int64
 }
 
 template <typename T>
-void gemm_any(int64_t batch, int64_t m, int64_t n, int64_t k, const T* a, const T* b, bool b_transposed, T* c) {
+void gemm_any(int64_t batch, int64_t m, int64_t n, int64_t k, const T* a, const T* b, const StridedB& layout, T* c) {
+  const bool b_transposed = layout.transposed;
   single_threaded_blas();
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (threads <= 1 || batch * m * n * k < kParallelWork) {
     for (int64_t i = 0; i < batch; ++i)
-      gemm_block(0, m, 0, n, n, k, a + i * m * k, b + i * k * n, b_transposed, c + i * m * n);
+      gemm_block(0, m, 0, n, n, k, a + i * m * k, b + i * layout.batch_stride, b_transposed, layout.ld, c + i * m * n);
     return;
   }
   // Each matrix is cut into blocks: by rows when there are enough of them (prefill), else by
@@ -84,26 +85,33 @@ void gemm_any(int64_t batch, int64_t m, int64_t n, int64_t k, const T* a, const 
     const int64_t i = task / splits, part = task % splits;
     const int64_t begin = std::min(extent, part * chunk), end = std::min(extent, begin + chunk);
     const T* ai = a + i * m * k;
-    const T* bi = b + i * k * n;
+    const T* bi = b + i * layout.batch_stride;
     T* ci = c + i * m * n;
     if (split_rows) {
-      gemm_block(begin, end, 0, n, n, k, ai, bi, b_transposed, ci);
+      gemm_block(begin, end, 0, n, n, k, ai, bi, b_transposed, layout.ld, ci);
     } else {
-      gemm_block(0, m, begin, end, n, k, ai, bi, b_transposed, ci);
+      gemm_block(0, m, begin, end, n, k, ai, bi, b_transposed, layout.ld, ci);
     }
   }
 }
 
 }  // namespace
 
+StridedB StridedB::dense(int64_t k, int64_t n, bool transposed) { return {transposed, transposed ? k : n, k * n}; }
+
 void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b, bool b_transposed,
           float* c) {
-  gemm_any(batch, m, n, k, a, b, b_transposed, c);
+  gemm_any(batch, m, n, k, a, b, StridedB::dense(k, n, b_transposed), c);
 }
 
 void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const double* a, const double* b, bool b_transposed,
           double* c) {
-  gemm_any(batch, m, n, k, a, b, b_transposed, c);
+  gemm_any(batch, m, n, k, a, b, StridedB::dense(k, n, b_transposed), c);
+}
+
+void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b, const StridedB& layout,
+          float* c) {
+  gemm_any(batch, m, n, k, a, b, layout, c);
 }
 
 }  // namespace l2n::exec::detail

@@ -15,6 +15,19 @@ namespace l2n::exec::detail {
 // with b stored [n, k] when b_transposed. One parallel region covers the whole batch.
 void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b, bool b_transposed,
           float* c);
+
+// Where the b operands of a batched GEMM are: matrix i starts at b + i·batch_stride, its rows
+// (of the [k, n] matrix, or of the [n, k] one when transposed) are `ld` elements apart, the
+// elements within a row contiguous. This lets a matmul read a permuted view of a tensor,
+// e.g. one head's rows of a [S, heads, hd] KV cache, without materialising the permutation.
+struct StridedB {
+  bool transposed = false;
+  int64_t ld = 0;
+  int64_t batch_stride = 0;
+  static StridedB dense(int64_t k, int64_t n, bool transposed);
+};
+void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, const float* b, const StridedB& layout,
+          float* c);
 void gemm(int64_t batch, int64_t m, int64_t n, int64_t k, const double* a, const double* b, bool b_transposed,
           double* c);
 

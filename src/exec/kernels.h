@@ -24,6 +24,12 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor* bias);
 // matmul.cpp: a [B..., M, K], b [B..., K, N] -> [B..., M, N]
 Tensor matmul_reference(const Tensor& a, const Tensor& b);
 Tensor matmul(const Tensor& a, const Tensor& b);
+// matmul(a, transpose(x, perm)) without materialising the transpose, for the permutations of
+// a 3-D x = [S, H, D] that attention applies to its KV cache: {1, 2, 0} (b = [H, D, S], e.g.
+// Kᵀ) and {1, 0, 2} (b = [H, S, D], e.g. V). Same values as the two-step form; whether a
+// permutation qualifies is matmul_permuted_b_supported.
+bool matmul_permuted_b_supported(const Shape& x_shape, const std::vector<int64_t>& perm);
+Tensor matmul_permuted_b(const Tensor& a, const Tensor& x, const std::vector<int64_t>& perm);
 
 // elementwise.cpp: binary ops broadcast numpy-style
 Tensor add(const Tensor& a, const Tensor& b);

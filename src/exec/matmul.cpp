@@ -57,4 +57,25 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return c;
 }
 
+bool matmul_permuted_b_supported(const Shape& x_shape, const std::vector<int64_t>& perm) {
+  return x_shape.size() == 3 && (perm == std::vector<int64_t>{1, 2, 0} || perm == std::vector<int64_t>{1, 0, 2});
+}
+
+Tensor matmul_permuted_b(const Tensor& a, const Tensor& x, const std::vector<int64_t>& perm) {
+  if (x.dtype() != DType::F32 || !matmul_permuted_b_supported(x.shape(), perm))
+    fail("internal: matmul_permuted_b of {} with permutation of rank {}", shape_str(x.shape()), perm.size());
+  const int64_t s = x.dim(0), h = x.dim(1), d = x.dim(2);
+  const bool keys = perm[1] == 2;  // {1, 2, 0}: b[h] = x[:, h, :]ᵀ, a [D, S] matrix
+  Shape b_shape = keys ? Shape{h, d, s} : Shape{h, s, d};
+  if (a.rank() != 3 || a.dim(0) != h || a.dim(2) != b_shape[1])
+    fail("internal: matmul of {} by {} does not fit", shape_str(a.shape()), shape_str(b_shape));
+  const int64_t m = a.dim(1), k = b_shape[1], n = b_shape[2];
+  Tensor c = Tensor::uninitialized(DType::F32, {h, m, n});  // the GEMM stores every element
+  // Head h of x starts at element h·D; consecutive positions are H·D apart. For keys those
+  // positions are the columns of b (so b is read transposed), for values its rows.
+  const detail::StridedB layout{keys, h * d, d};
+  detail::gemm(h, m, n, k, a.data<float>(), x.data<float>(), layout, c.mutable_data<float>());
+  return c;
+}
+
 }  // namespace l2n::exec
