@@ -239,6 +239,58 @@ void BM_RescaleI48ToI16(benchmark::State& state) {
 }
 BENCHMARK(BM_RescaleI48ToI16)->UseRealTime();
 
+// The RESCALEs of the int16 models on [ctx, dim] activations, state.range(0) elements:
+// int32 → int16 after the int8-weight linears, per-tensor and per-channel (576 channels
+// innermost), and int48 → int16 per-channel; 576 elements is one decode row (no threads).
+template <typename In, typename Out>
+void rescale_bench(benchmark::State& state, const std::vector<In>& x, const std::vector<l2n::quant::ScaleMultiplier>& m,
+                   const l2n::quant::RescaleAttrs& a) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<Out> y(x.size());
+  for (auto _ : state) {
+    l2n::quant::rescale_tensor<In, Out>(x.data(), y.data(), n, m, a);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+std::vector<l2n::quant::ScaleMultiplier> bench_multipliers(int64_t channels, bool scale32) {
+  std::vector<l2n::quant::ScaleMultiplier> m;
+  for (int64_t c = 0; c < channels; ++c)
+    m.push_back(l2n::quant::compute_multiplier((scale32 ? 3e-4 : 3e-8) * (1.0 + static_cast<double>(c % 7)), scale32));
+  return m;
+}
+
+void BM_RescaleI32ToI16(benchmark::State& state) {
+  l2n::quant::RescaleAttrs a;
+  a.in_dtype = l2n::quant::QDType::I32;
+  a.out_dtype = l2n::quant::QDType::I16;
+  rescale_bench<int32_t, int16_t>(state, random_ints<int32_t>(state.range(0), -100000000, 100000000, 18),
+                                  bench_multipliers(1, true), a);
+}
+BENCHMARK(BM_RescaleI32ToI16)->Arg(576)->Arg(kCtx * 576)->UseRealTime();
+
+void BM_RescaleI32ToI16PerChannel(benchmark::State& state) {
+  l2n::quant::RescaleAttrs a;
+  a.in_dtype = l2n::quant::QDType::I32;
+  a.out_dtype = l2n::quant::QDType::I16;
+  rescale_bench<int32_t, int16_t>(state, random_ints<int32_t>(state.range(0), -100000000, 100000000, 19),
+                                  bench_multipliers(576, true), a);
+}
+BENCHMARK(BM_RescaleI32ToI16PerChannel)->Arg(576)->Arg(kCtx * 576)->UseRealTime();
+
+void BM_RescaleI48ToI16PerChannel(benchmark::State& state) {
+  std::vector<int64_t> x48;
+  for (const int32_t v : random_ints<int32_t>(state.range(0), -1000000000, 1000000000, 20))
+    x48.push_back(int64_t{v} * 1000);
+  l2n::quant::RescaleAttrs a;
+  a.in_dtype = l2n::quant::QDType::I48;
+  a.out_dtype = l2n::quant::QDType::I16;
+  a.scale32 = false;
+  rescale_bench<int64_t, int16_t>(state, x48, bench_multipliers(576, false), a);
+}
+BENCHMARK(BM_RescaleI48ToI16PerChannel)->Arg(576)->Arg(kCtx * 576)->UseRealTime();
+
 // ---- memory bandwidth ---------------------------------------------------------------------
 
 // Sums a 512 MB buffer (far beyond the last-level cache) with all OpenMP threads: the
