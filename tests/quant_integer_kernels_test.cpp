@@ -3,10 +3,14 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
+#include <string>
+#include <type_traits>
 
 #include "exec/executor.h"
 #include "graph/graph.h"
@@ -270,6 +274,183 @@ TEST(IntegerElementwise, RescaleRequireStillReported) {
   y[50] = kInt48Max + 1;
   std::vector<int16_t> out16(y.size());
   EXPECT_THROW(rescale_tensor(y.data(), out16.data(), 100, std::vector<ScaleMultiplier>{{16384, 20}}, b), Error);
+}
+
+// The vectorised RESCALE paths against rescale() element by element, on inputs that reach
+// every edge of the arithmetic: type limits, the REQUIRE bounds of each channel's shift
+// (the last passing value and, in the throwing variants, the first failing one), extreme
+// multipliers and shifts, zero points, double rounding, lengths around the vector width
+// and above the threading threshold, per-tensor and per-channel.
+struct RescaleCase {
+  RescaleAttrs a;
+  std::vector<ScaleMultiplier> m;
+};
+
+// Whether rescale(v, m, a) passes its REQUIREs.
+bool rescale_passes(int64_t v, ScaleMultiplier m, const RescaleAttrs& a) {
+  try {
+    rescale(v, m, a);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// Inputs of channel m that sit on the edges of rescale()'s REQUIREs (passing or not).
+template <typename In>
+std::vector<int64_t> rescale_edges(ScaleMultiplier m, const RescaleAttrs& a) {
+  const int64_t tmin = a.in_dtype == QDType::I48 ? kInt48Min : std::numeric_limits<In>::min();
+  const int64_t tmax = a.in_dtype == QDType::I48 ? kInt48Max : std::numeric_limits<In>::max();
+  std::vector<int64_t> v{tmin, tmin + 1, tmax, tmax - 1, 0, 1, -1, a.input_zp, a.input_zp + 1, a.input_zp - 1};
+  if (std::is_same_v<In, int64_t>) v.insert(v.end(), {kInt48Min - 1, kInt48Max + 1});
+  const __int128 half = __int128{1} << (m.shift - 1);
+  if (a.scale32) {
+    for (const __int128 b : {-half - 1, -half, -half + 1, half - 2, half - 1, half})
+      v.push_back(static_cast<int64_t>(std::clamp<__int128>(b + a.input_zp, tmin, tmax)));
+  } else if (m.multiplier > 0) {
+    // The largest / smallest v whose scaled value (+ ozp) still fits int32, and one beyond.
+    const __int128 top = (__int128{INT32_MAX} - std::max(a.output_zp, 0) + 1) * (__int128{1} << m.shift) - half - 1;
+    const __int128 bottom = (__int128{INT32_MIN} - std::min(a.output_zp, 0)) * (__int128{1} << m.shift) - half;
+    const __int128 hi = top / m.multiplier, lo = -((-bottom) / m.multiplier);
+    for (const __int128 b : {lo - 1, lo, lo + 1, hi - 1, hi, hi + 1})
+      v.push_back(static_cast<int64_t>(std::clamp<__int128>(b + a.input_zp, tmin, tmax)));
+  }
+  return v;
+}
+
+// n inputs for c: random values and edges (one in eight) that all pass the REQUIREs.
+template <typename In>
+std::vector<In> rescale_inputs(const RescaleCase& c, int64_t n, std::mt19937& rng) {
+  const int64_t channels = static_cast<int64_t>(c.m.size());
+  std::vector<std::vector<int64_t>> edges;
+  for (const ScaleMultiplier& m : c.m) edges.push_back(rescale_edges<In>(m, c.a));
+  const int64_t tmin = c.a.in_dtype == QDType::I48 ? kInt48Min : std::numeric_limits<In>::min();
+  const int64_t tmax = c.a.in_dtype == QDType::I48 ? kInt48Max : std::numeric_limits<In>::max();
+  std::vector<In> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const ScaleMultiplier m = c.m[static_cast<size_t>(i % channels)];
+    const auto& e = edges[static_cast<size_t>(i % channels)];
+    for (int attempt = 0;; ++attempt) {
+      int64_t v;
+      if (rng() % 8 == 0) {
+        v = e[rng() % e.size()];
+      } else {
+        // Uniform over a range the REQUIREs admit most of the time: type limits, narrowed by
+        // 2^(shift−1) for scale32 and by 2^(shift+31)/multiplier for 16-bit multipliers.
+        __int128 r =
+            c.a.scale32 ? __int128{1} << (m.shift - 1) : (__int128{1} << (m.shift + 31)) / std::max(m.multiplier, 1);
+        int64_t lo = static_cast<int64_t>(std::max<__int128>(tmin, -r + c.a.input_zp));
+        int64_t hi = static_cast<int64_t>(std::min<__int128>(tmax, r - 1 + c.a.input_zp));
+        v = std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+      }
+      if (v >= tmin && v <= tmax && rescale_passes(v, m, c.a)) {
+        x[static_cast<size_t>(i)] = static_cast<In>(v);
+        break;
+      }
+      if (attempt > 100) {
+        x[static_cast<size_t>(i)] = static_cast<In>(c.a.input_zp);  // passes: scales 0
+        break;
+      }
+    }
+  }
+  return x;
+}
+
+std::string thrown_by(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+template <typename In, typename Out>
+void expect_rescale_case(const RescaleCase& c, int64_t n, std::mt19937& rng) {
+  const int64_t channels = static_cast<int64_t>(c.m.size());
+  std::vector<In> x = rescale_inputs<In>(c, n, rng);
+  std::vector<Out> got(x.size());
+  for (const int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    rescale_tensor(x.data(), got.data(), n, c.m, c.a);
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(got[static_cast<size_t>(i)],
+                rescale(x[static_cast<size_t>(i)], c.m[static_cast<size_t>(i % channels)], c.a))
+          << "element " << i << " of " << n << ", x " << int64_t{x[static_cast<size_t>(i)]};
+  }
+  // Each failing edge value of the channel, alone in the tensor, must throw what the
+  // reference throws.
+  const int64_t p = static_cast<int64_t>(rng() % static_cast<uint32_t>(n));
+  const ScaleMultiplier m = c.m[static_cast<size_t>(p % channels)];
+  const In kept = x[static_cast<size_t>(p)];
+  for (const int64_t v : rescale_edges<In>(m, c.a)) {
+    if (rescale_passes(v, m, c.a) || v != static_cast<int64_t>(static_cast<In>(v))) continue;
+    x[static_cast<size_t>(p)] = static_cast<In>(v);
+    const std::string expected = thrown_by([&] {
+      for (int64_t i = 0; i < n; ++i) rescale(x[static_cast<size_t>(i)], c.m[static_cast<size_t>(i % channels)], c.a);
+    });
+    ASSERT_FALSE(expected.empty());
+    EXPECT_EQ(thrown_by([&] { rescale_tensor(x.data(), got.data(), n, c.m, c.a); }), expected) << "x " << v;
+  }
+  x[static_cast<size_t>(p)] = kept;
+}
+
+// Multipliers that hit the extremes: 0, 1, the largest, and random ones, with shifts at
+// 2, 31, 32, 62 and random.
+std::vector<ScaleMultiplier> edge_multipliers(int64_t channels, bool scale32, std::mt19937& rng) {
+  const int32_t top = scale32 ? INT32_MAX : 32767;
+  const std::vector<int32_t> fixed_m{0, 1, top, top / 2 + 1};
+  const std::vector<int8_t> fixed_s{2, 31, 32, 62, 3, 30, 33, 47};
+  std::vector<ScaleMultiplier> m;
+  for (int64_t c = 0; c < channels; ++c) {
+    ScaleMultiplier k;
+    k.multiplier = rng() % 2 ? fixed_m[rng() % fixed_m.size()] : static_cast<int32_t>(rng() % (uint32_t(top) + 1));
+    k.shift = rng() % 2 ? fixed_s[rng() % fixed_s.size()] : static_cast<int8_t>(2 + rng() % 61);
+    m.push_back(k);
+  }
+  return m;
+}
+
+template <typename In, typename Out>
+void expect_rescale_cases(QDType in, QDType out, bool scale32, std::mt19937& rng) {
+  const int32_t in_zp_max = in == QDType::I8 ? 127 : 0, out_zp_max = out == QDType::I8 ? 127 : 0;
+  for (const RoundingMode rounding : {RoundingMode::Single, RoundingMode::Double}) {
+    if (rounding == RoundingMode::Double && !scale32) continue;
+    for (const int64_t channels : {1, 7, 576}) {
+      for (const int64_t length : {1, 7, 172, 40000}) {
+        RescaleCase c;
+        c.a.in_dtype = in, c.a.out_dtype = out, c.a.scale32 = scale32, c.a.rounding = rounding;
+        c.a.input_zp = in_zp_max ? static_cast<int32_t>(rng() % 256) - 128 : 0;
+        c.a.output_zp = out_zp_max ? static_cast<int32_t>(rng() % 256) - 128 : 0;
+        c.m = edge_multipliers(channels, scale32, rng);
+        const int64_t n = channels == 1 ? length : std::max<int64_t>(1, length / channels) * channels;
+        SCOPED_TRACE(testing::Message() << qdtype_name(in) << "->" << qdtype_name(out) << " scale32 " << scale32
+                                        << " rounding " << int(rounding) << " channels " << channels << " n " << n);
+        expect_rescale_case<In, Out>(c, n, rng);
+        if (channels > 1 && length > 1) expect_rescale_case<In, Out>(c, n + 1, rng);  // channels do not tile
+      }
+    }
+  }
+}
+
+TEST(IntegerElementwise, RescaleFastPathsEqualPerElementRescaleAtTheEdges) {
+  std::mt19937 rng(2026);
+  expect_rescale_cases<int32_t, int8_t>(QDType::I32, QDType::I8, true, rng);
+  expect_rescale_cases<int32_t, int16_t>(QDType::I32, QDType::I16, true, rng);
+  expect_rescale_cases<int32_t, int32_t>(QDType::I32, QDType::I32, true, rng);
+  expect_rescale_cases<int16_t, int8_t>(QDType::I16, QDType::I8, true, rng);
+  expect_rescale_cases<int16_t, int16_t>(QDType::I16, QDType::I16, true, rng);
+  expect_rescale_cases<int16_t, int32_t>(QDType::I16, QDType::I32, true, rng);
+  expect_rescale_cases<int8_t, int8_t>(QDType::I8, QDType::I8, true, rng);
+  expect_rescale_cases<int8_t, int16_t>(QDType::I8, QDType::I16, true, rng);
+  expect_rescale_cases<int8_t, int32_t>(QDType::I8, QDType::I32, true, rng);
+  expect_rescale_cases<int64_t, int8_t>(QDType::I48, QDType::I8, false, rng);
+  expect_rescale_cases<int64_t, int16_t>(QDType::I48, QDType::I16, false, rng);
+  expect_rescale_cases<int64_t, int32_t>(QDType::I48, QDType::I32, false, rng);
+  expect_rescale_cases<int32_t, int16_t>(QDType::I32, QDType::I16, false, rng);
+  expect_rescale_cases<int16_t, int8_t>(QDType::I16, QDType::I8, false, rng);
+  expect_rescale_cases<int8_t, int16_t>(QDType::I8, QDType::I16, false, rng);
+  omp_set_num_threads(2);
 }
 
 TEST(IntegerElementwise, TablesEqualLookups) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
@@ -36,63 +38,236 @@ bool over_chunks(int64_t n, Body body, int64_t unit = 1) {
 
 // ---------------------------------------------------------------------------------------
 // RESCALE
+//
+// The per-element REQUIREs are evaluated branch-free and OR-ed into one flag, and the loops
+// are written so that g++ vectorises them: 32×32→64 products of sign-extended int32
+// (vpmuldq), compares, and the arithmetic 64-bit right shift — which AVX2 lacks — as a
+// logical shift of the value with its sign bit flipped: for 0 <= s <= 63,
+//   ((u ^ 2^63) >>> s) − (2^63 >>> s) = floor((u + 2^63) / 2^s) − 2^(63−s) = u >> s.
+// Inlined into target_clones functions, so the AVX2 clone does four 64-bit lanes at once
+// where the CPU has it; integer arithmetic is exact, so every clone gives the same results.
 
 namespace {
 
-// Per-channel constants of one RESCALE, hoisted out of the element loop.
-struct ChannelScale {
-  int64_t multiplier;
-  int64_t half;  // 2^(shift−1), the rounding constant and the scale32 input bound
-  int shift;
+constexpr uint64_t kSignBit = uint64_t{1} << 63;
+
+// x >> shift (arithmetic) for 0 <= shift <= 63 in operations AVX2 has; bias = 2^63 >>> shift
+// (an array per channel: g++ 12 does not vectorise a constant shifted by a vector).
+[[gnu::always_inline]] inline int64_t shift_right(uint64_t x, uint64_t shift, uint64_t bias) {
+  return static_cast<int64_t>(((x ^ kSignBit) >> shift) - bias);
+}
+
+// v ^ (v >> 31) is v for v >= 0 and −v − 1 for v < 0, so the REQUIRE
+// −2^(shift−1) <= v < 2^(shift−1) of apply_scale_32 is one compare: v ^ (v >> 31) <= vmax,
+// vmax = 2^(shift−1) − 1 (INT32_MAX from shift 32 on, where every int32 passes).
+int32_t scale32_vmax(int shift) {
+  return shift <= 31 ? static_cast<int32_t>((int64_t{1} << (shift - 1)) - 1) : INT32_MAX;
+}
+
+// 2^(shift−1), plus 2^30 with double rounding and shift > 31; the reference adds −2^30
+// instead for v < 0, i.e. another −2^31 (scale32_round_neg).
+int64_t scale32_round(int shift, bool double_round) {
+  return (int64_t{1} << (shift - 1)) + (double_round && shift > 31 ? int64_t{1} << 30 : 0);
+}
+int64_t scale32_round_neg(int shift) { return shift > 31 ? -(int64_t{1} << 31) : 0; }
+
+// The zero points and output clip of one RESCALE.
+struct RescaleEnds {
+  int32_t izp, ozp, lo, hi;
+  // The scaled values of a 16-bit-multiplier RESCALE that fit int32 before and after + ozp:
+  // both int32 REQUIREs of rescale() in one range.
+  int64_t rmin, rmax;
 };
 
-// One element of rescale() with the channel's constants; sets `bad` when a per-element
-// REQUIRE fails (the value returned is then meaningless and the caller recomputes).
-template <bool kScale32, bool kDoubleRound, typename In>
-inline int64_t rescale_element(In x, const ChannelScale& k, int64_t izp, int64_t ozp, int64_t lo, int64_t hi,
-                               bool& bad) {
-  const int64_t v = static_cast<int64_t>(x) - izp;
-  int64_t scaled;
-  if constexpr (kScale32) {
-    const int32_t v32 = static_cast<int32_t>(v);  // as rescale() passes it to apply_scale_32
-    bad |= v32 < -k.half || v32 >= k.half;
-    int64_t round = k.half;
-    if (kDoubleRound && k.shift > 31) round += v32 >= 0 ? (int64_t{1} << 30) : -(int64_t{1} << 30);
-    scaled = static_cast<int32_t>((static_cast<int64_t>(v32) * k.multiplier + round) >> k.shift);
-  } else {
-    const bool fits48 = v >= kInt48Min && v <= kInt48Max;
-    // |v·multiplier| < 2^62 once v fits int48; a v that does not is flagged, not computed.
-    const int64_t result = ((fits48 ? v : 0) * k.multiplier + k.half) >> k.shift;
-    bad |= !fits48 || result < INT32_MIN || result > INT32_MAX;
-    scaled = static_cast<int32_t>(result);
+// One element of rescale() with scale32, v = x − input_zp; ORs a nonzero value into `bad`
+// when a REQUIRE fails. |v·multiplier + round| < 2^63 for every int32 v, so nothing
+// overflows even for a flagged element. A v that passes scales into [−2^30 − 1, 2^30],
+// where adding an int8 zero point cannot leave int32: that REQUIRE of rescale() cannot
+// fail, so it is not tested.
+template <bool kDoubleRound>
+[[gnu::always_inline]] inline int32_t scale32_lane(int32_t v, int32_t multiplier, int32_t vmax, int64_t round,
+                                                   int64_t round_neg, uint64_t shift, uint64_t bias, int32_t ozp,
+                                                   int32_t lo, int32_t hi, uint32_t& bad) {
+  bad |= static_cast<uint32_t>((v ^ (v >> 31)) > vmax);
+  int64_t sum = static_cast<int64_t>(v) * multiplier + round;
+  if constexpr (kDoubleRound) sum += static_cast<int64_t>(v >> 31) & round_neg;
+  const int32_t w = static_cast<int32_t>(static_cast<uint32_t>(shift_right(static_cast<uint64_t>(sum), shift, bias)) +
+                                         static_cast<uint32_t>(ozp));
+  return w < lo ? lo : w > hi ? hi : w;
+}
+
+// One element of rescale() with a 16-bit multiplier, v = x − input_zp. The product is taken
+// modulo 2^64: exact when v fits int48 (|v·multiplier| < 2^62), and a v that does not is
+// flagged.
+[[gnu::always_inline]] inline int32_t scale16_lane(int64_t v, int64_t multiplier, int64_t half, uint64_t shift,
+                                                   uint64_t bias, int64_t rmin, int64_t rmax, int32_t ozp, int32_t lo,
+                                                   int32_t hi, uint64_t& bad) {
+  bad |= (static_cast<uint64_t>(v) + (uint64_t{1} << 47)) >> 48;  // nonzero iff v is outside int48
+  const int64_t scaled = shift_right(
+      static_cast<uint64_t>(v) * static_cast<uint64_t>(multiplier) + static_cast<uint64_t>(half), shift, bias);
+  bad |= static_cast<uint64_t>(scaled < rmin) | static_cast<uint64_t>(scaled > rmax);
+  const int32_t w = static_cast<int32_t>(static_cast<uint32_t>(scaled) + static_cast<uint32_t>(ozp));
+  return w < lo ? lo : w > hi ? hi : w;
+}
+
+// Per-channel constants, one array per field so that the channel loop loads them as
+// vectors. Decode rescales single rows of a few hundred channels, so building them is a
+// visible part of the call: two allocations, nothing zero-filled first.
+struct Scale32Channels {
+  int64_t channels;
+  std::unique_ptr<int32_t[]> i32;  // multiplier, vmax
+  std::unique_ptr<int64_t[]> i64;  // round, shift, bias, round_neg (double rounding only)
+
+  Scale32Channels(std::span<const ScaleMultiplier> m, bool double_round)
+      : channels(static_cast<int64_t>(m.size())),
+        i32(std::make_unique_for_overwrite<int32_t[]>(2 * m.size())),
+        i64(std::make_unique_for_overwrite<int64_t[]>(4 * m.size())) {
+    const size_t n = m.size();
+    for (size_t c = 0; c < n; ++c) {
+      const int shift = m[c].shift;  // validated: 2..62
+      i32[c] = m[c].multiplier, i32[n + c] = scale32_vmax(shift);
+      i64[c] = scale32_round(shift, double_round), i64[n + c] = shift, i64[2 * n + c] = int64_t{1} << (63 - shift);
+      if (double_round) i64[3 * n + c] = scale32_round_neg(shift);
+    }
   }
-  const int64_t with_zp = scaled + ozp;
-  bad |= with_zp < INT32_MIN || with_zp > INT32_MAX;
-  return with_zp < lo ? lo : with_zp > hi ? hi : with_zp;
-}
+};
 
-// rows × channels elements, channel innermost; returns whether any per-element REQUIRE of
-// rescale() fails (the values written are then meaningless and the caller recomputes).
-template <bool kScale32, bool kDoubleRound, typename In, typename Out>
-bool rescale_rows(const In* __restrict x, Out* __restrict out, int64_t rows, int64_t channels,
-                  const ChannelScale* __restrict cs, int64_t izp, int64_t ozp, int64_t lo, int64_t hi) {
-  bool bad = false;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < channels; ++c)
-      out[r * channels + c] =
-          static_cast<Out>(rescale_element<kScale32, kDoubleRound>(x[r * channels + c], cs[c], izp, ozp, lo, hi, bad));
-  return bad;
-}
+struct Scale16Channels {
+  int64_t channels;
+  std::unique_ptr<int64_t[]> i64;  // multiplier, half, shift, bias
 
-// n elements with one scale (per-tensor RESCALE): the constants stay in registers.
-template <bool kScale32, bool kDoubleRound, typename In, typename Out>
-bool rescale_uniform(const In* __restrict x, Out* __restrict out, int64_t n, ChannelScale k, int64_t izp, int64_t ozp,
-                     int64_t lo, int64_t hi) {
-  bool bad = false;
+  explicit Scale16Channels(std::span<const ScaleMultiplier> m)
+      : channels(static_cast<int64_t>(m.size())), i64(std::make_unique_for_overwrite<int64_t[]>(4 * m.size())) {
+    const size_t n = m.size();
+    for (size_t c = 0; c < n; ++c) {
+      const int shift = m[c].shift;  // validated: 2..62
+      i64[c] = m[c].multiplier, i64[n + c] = int64_t{1} << (shift - 1), i64[2 * n + c] = shift;
+      i64[3 * n + c] = int64_t{1} << (63 - shift);
+    }
+  }
+};
+
+// The kernels return whether any per-element REQUIRE of rescale() fails (the values written
+// are then meaningless and the caller recomputes with the reference). x − input_zp is exact
+// in int32: only int8 inputs have a zero point.
+
+template <bool kDoubleRound, typename In, typename Out>
+[[gnu::always_inline]] inline bool scale32_uniform_body(const In* __restrict x, Out* __restrict out, int64_t n,
+                                                        ScaleMultiplier m, const RescaleEnds& e) {
+  const int32_t multiplier = m.multiplier, vmax = scale32_vmax(m.shift);
+  const int64_t round = scale32_round(m.shift, kDoubleRound), round_neg = scale32_round_neg(m.shift);
+  const uint64_t shift = static_cast<uint64_t>(m.shift), bias = kSignBit >> shift;
+  const int32_t izp = e.izp, ozp = e.ozp, lo = e.lo, hi = e.hi;
+  uint32_t bad = 0;
   for (int64_t i = 0; i < n; ++i)
-    out[i] = static_cast<Out>(rescale_element<kScale32, kDoubleRound>(x[i], k, izp, ozp, lo, hi, bad));
-  return bad;
+    out[i] = static_cast<Out>(scale32_lane<kDoubleRound>(static_cast<int32_t>(x[i]) - izp, multiplier, vmax, round,
+                                                         round_neg, shift, bias, ozp, lo, hi, bad));
+  return bad != 0;
 }
+
+// rows × channels elements, channel innermost.
+template <bool kDoubleRound, typename In, typename Out>
+[[gnu::always_inline]] inline bool scale32_rows_body(const In* __restrict x, Out* __restrict out, int64_t rows,
+                                                     const Scale32Channels& k, const RescaleEnds& e) {
+  const int64_t channels = k.channels;
+  const int32_t* __restrict multiplier = k.i32.get();
+  const int32_t* __restrict vmax = multiplier + channels;
+  const int64_t* __restrict round = k.i64.get();
+  const uint64_t* __restrict shift = reinterpret_cast<const uint64_t*>(round + channels);
+  const uint64_t* __restrict bias = shift + channels;
+  const int64_t* __restrict round_neg = round + 3 * channels;
+  const int32_t izp = e.izp, ozp = e.ozp, lo = e.lo, hi = e.hi;
+  uint32_t bad = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const In* __restrict xr = x + r * channels;
+    Out* __restrict o = out + r * channels;
+    for (int64_t c = 0; c < channels; ++c)
+      o[c] = static_cast<Out>(scale32_lane<kDoubleRound>(static_cast<int32_t>(xr[c]) - izp, multiplier[c], vmax[c],
+                                                         round[c], kDoubleRound ? round_neg[c] : 0, shift[c], bias[c],
+                                                         ozp, lo, hi, bad));
+  }
+  return bad != 0;
+}
+
+template <typename In, typename Out>
+[[gnu::always_inline]] inline bool scale16_uniform_body(const In* __restrict x, Out* __restrict out, int64_t n,
+                                                        ScaleMultiplier m, const RescaleEnds& e) {
+  const int64_t multiplier = m.multiplier, half = int64_t{1} << (m.shift - 1), rmin = e.rmin, rmax = e.rmax;
+  const uint64_t shift = static_cast<uint64_t>(m.shift), bias = kSignBit >> shift;
+  const int64_t izp = e.izp;
+  const int32_t ozp = e.ozp, lo = e.lo, hi = e.hi;
+  uint64_t bad = 0;
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = static_cast<Out>(
+        scale16_lane(static_cast<int64_t>(x[i]) - izp, multiplier, half, shift, bias, rmin, rmax, ozp, lo, hi, bad));
+  return bad != 0;
+}
+
+template <typename In, typename Out>
+[[gnu::always_inline]] inline bool scale16_rows_body(const In* __restrict x, Out* __restrict out, int64_t rows,
+                                                     const Scale16Channels& k, const RescaleEnds& e) {
+  const int64_t channels = k.channels;
+  const int64_t* __restrict multiplier = k.i64.get();
+  const int64_t* __restrict half = multiplier + channels;
+  const uint64_t* __restrict shift = reinterpret_cast<const uint64_t*>(half + channels);
+  const uint64_t* __restrict bias = shift + channels;
+  const int64_t rmin = e.rmin, rmax = e.rmax, izp = e.izp;
+  const int32_t ozp = e.ozp, lo = e.lo, hi = e.hi;
+  uint64_t bad = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const In* __restrict xr = x + r * channels;
+    Out* __restrict o = out + r * channels;
+    for (int64_t c = 0; c < channels; ++c)
+      o[c] = static_cast<Out>(scale16_lane(static_cast<int64_t>(xr[c]) - izp, multiplier[c], half[c], shift[c], bias[c],
+                                           rmin, rmax, ozp, lo, hi, bad));
+  }
+  return bad != 0;
+}
+
+#if defined(__x86_64__)
+#define L2N_AVX2_CLONES [[gnu::target_clones("avx2", "default")]]
+#else
+#define L2N_AVX2_CLONES
+#endif
+
+// Overload sets of plain functions: function multiversioning does not apply to templates.
+#define L2N_RESCALE_KERNELS(In, Out)                                                                                  \
+  L2N_AVX2_CLONES bool scale32_uniform(const In* x, Out* out, int64_t n, ScaleMultiplier m, const RescaleEnds& e,     \
+                                       bool double_round) {                                                           \
+    return double_round ? scale32_uniform_body<true>(x, out, n, m, e) : scale32_uniform_body<false>(x, out, n, m, e); \
+  }                                                                                                                   \
+  L2N_AVX2_CLONES bool scale32_rows(const In* x, Out* out, int64_t rows, const Scale32Channels& k,                    \
+                                    const RescaleEnds& e, bool double_round) {                                        \
+    return double_round ? scale32_rows_body<true>(x, out, rows, k, e) : scale32_rows_body<false>(x, out, rows, k, e); \
+  }                                                                                                                   \
+  L2N_AVX2_CLONES bool scale16_uniform(const In* x, Out* out, int64_t n, ScaleMultiplier m, const RescaleEnds& e) {   \
+    return scale16_uniform_body(x, out, n, m, e);                                                                     \
+  }                                                                                                                   \
+  L2N_AVX2_CLONES bool scale16_rows(const In* x, Out* out, int64_t rows, const Scale16Channels& k,                    \
+                                    const RescaleEnds& e) {                                                           \
+    return scale16_rows_body(x, out, rows, k, e);                                                                     \
+  }
+#define L2N_RESCALE_KERNELS_FROM(In) \
+  L2N_RESCALE_KERNELS(In, int8_t) L2N_RESCALE_KERNELS(In, int16_t) L2N_RESCALE_KERNELS(In, int32_t)
+L2N_RESCALE_KERNELS_FROM(int8_t)
+L2N_RESCALE_KERNELS_FROM(int16_t)
+L2N_RESCALE_KERNELS_FROM(int32_t)
+#undef L2N_RESCALE_KERNELS_FROM
+#undef L2N_RESCALE_KERNELS
+#define L2N_RESCALE_KERNELS(Out)                                                                        \
+  L2N_AVX2_CLONES bool scale16_uniform(const int64_t* x, Out* out, int64_t n, ScaleMultiplier m,        \
+                                       const RescaleEnds& e) {                                          \
+    return scale16_uniform_body(x, out, n, m, e);                                                       \
+  }                                                                                                     \
+  L2N_AVX2_CLONES bool scale16_rows(const int64_t* x, Out* out, int64_t rows, const Scale16Channels& k, \
+                                    const RescaleEnds& e) {                                             \
+    return scale16_rows_body(x, out, rows, k, e);                                                       \
+  }
+L2N_RESCALE_KERNELS(int8_t)
+L2N_RESCALE_KERNELS(int16_t)
+L2N_RESCALE_KERNELS(int32_t)
+#undef L2N_RESCALE_KERNELS
+#undef L2N_AVX2_CLONES
 
 }  // namespace
 
@@ -103,32 +278,52 @@ void rescale_tensor(const In* x, Out* out, int64_t n, std::span<const ScaleMulti
   auto reference = [&] {
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(rescale(x[i], m[static_cast<size_t>(i % channels)], a));
   };
-  if (n % channels != 0) {  // channels do not tile the tensor: the reference's i % channels decides
+  // Channels that do not tile the tensor (the reference's i % channels decides), and scale32
+  // on int64 storage, which validate_rescale admits only for a caller whose in_dtype does
+  // not match In.
+  if (n % channels != 0 || (a.scale32 && std::is_same_v<In, int64_t>)) {
     reference();
     return;
   }
-  std::vector<ChannelScale> cs(m.size());
-  for (size_t c = 0; c < m.size(); ++c)
-    cs[c] = {m[c].multiplier, int64_t{1} << (m[c].shift - 1), m[c].shift};  // shifts validated: 2..62
-  const int64_t lo = qdtype_min(a.out_dtype), hi = qdtype_max(a.out_dtype);
-  const int64_t izp = a.input_zp, ozp = a.output_zp;
-  const auto loop = a.scale32 ? (a.rounding == RoundingMode::Double ? rescale_rows<true, true, In, Out>
-                                                                    : rescale_rows<true, false, In, Out>)
-                              : rescale_rows<false, false, In, Out>;
-  const auto uniform = a.scale32 ? (a.rounding == RoundingMode::Double ? rescale_uniform<true, true, In, Out>
-                                                                       : rescale_uniform<true, false, In, Out>)
-                                 : rescale_uniform<false, false, In, Out>;
-  const bool bad =
-      channels == 1
-          ? over_chunks(n, [&](int64_t begin, int64_t end) {
-              return uniform(x + begin, out + begin, end - begin, cs[0], izp, ozp, lo, hi);
-            })
-          : over_chunks(
-                n,
-                [&](int64_t begin, int64_t end) {
-                  return loop(x + begin, out + begin, (end - begin) / channels, channels, cs.data(), izp, ozp, lo, hi);
-                },
-                channels);
+  const RescaleEnds e{a.input_zp,
+                      a.output_zp,
+                      static_cast<int32_t>(qdtype_min(a.out_dtype)),
+                      static_cast<int32_t>(qdtype_max(a.out_dtype)),
+                      std::max<int64_t>(INT32_MIN, int64_t{INT32_MIN} - a.output_zp),
+                      std::min<int64_t>(INT32_MAX, int64_t{INT32_MAX} - a.output_zp)};
+  bool bad = false;
+  if constexpr (!std::is_same_v<In, int64_t>) {
+    if (a.scale32) {
+      const bool double_round = a.rounding == RoundingMode::Double;
+      if (channels == 1) {
+        bad = over_chunks(n, [&](int64_t begin, int64_t end) {
+          return scale32_uniform(x + begin, out + begin, end - begin, m[0], e, double_round);
+        });
+      } else {
+        const Scale32Channels k(m, double_round);
+        bad = over_chunks(
+            n,
+            [&](int64_t begin, int64_t end) {
+              return scale32_rows(x + begin, out + begin, (end - begin) / channels, k, e, double_round);
+            },
+            channels);
+      }
+      if (bad) reference();
+      return;
+    }
+  }
+  if (channels == 1) {
+    bad = over_chunks(
+        n, [&](int64_t begin, int64_t end) { return scale16_uniform(x + begin, out + begin, end - begin, m[0], e); });
+  } else {
+    const Scale16Channels k(m);
+    bad = over_chunks(
+        n,
+        [&](int64_t begin, int64_t end) {
+          return scale16_rows(x + begin, out + begin, (end - begin) / channels, k, e);
+        },
+        channels);
+  }
   if (bad) reference();
 }
 
