@@ -110,25 +110,72 @@ template <bool kDoubleRound>
   return w < lo ? lo : w > hi ? hi : w;
 }
 
+#if defined(__x86_64__)
+#define L2N_AVX2_CLONES [[gnu::target_clones("avx2", "default")]]
+#else
+#define L2N_AVX2_CLONES
+#endif
+
 // Per-channel constants, one array per field so that the channel loop loads them as
 // vectors. Decode rescales single rows of a few hundred channels, so building them is a
-// visible part of the call: two allocations, nothing zero-filled first.
+// visible part of the call: two allocations, nothing zero-filled first, and vectorised
+// fills. Those take 1 as an argument hidden behind an empty asm, because g++ 12 does not
+// vectorise a compile-time constant shifted by a vector of counts.
+
+L2N_AVX2_CLONES void split_multipliers(const ScaleMultiplier* __restrict m, int64_t n, int32_t* __restrict multiplier,
+                                       int64_t* __restrict shift) {
+  for (int64_t c = 0; c < n; ++c) multiplier[c] = m[c].multiplier, shift[c] = m[c].shift;
+}
+
+L2N_AVX2_CLONES void split_multipliers(const ScaleMultiplier* __restrict m, int64_t n, int64_t* __restrict multiplier,
+                                       int64_t* __restrict shift) {
+  for (int64_t c = 0; c < n; ++c) multiplier[c] = m[c].multiplier, shift[c] = m[c].shift;
+}
+
+// scale32_vmax, scale32_round, 2^63 >>> shift and scale32_round_neg (0 without double
+// rounding) of each channel.
+L2N_AVX2_CLONES void fill_scale32(int64_t n, bool double_round, uint64_t one, const int64_t* __restrict shift,
+                                  int32_t* __restrict vmax, int64_t* __restrict round, uint64_t* __restrict bias,
+                                  int64_t* __restrict round_neg) {
+  asm("" : "+r"(one));
+  const uint64_t sign = one << 63;
+  const int64_t second = double_round ? static_cast<int64_t>(one << 30) : 0;
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t s = shift[c];  // validated: 2..62
+    const int64_t half = static_cast<int64_t>((one << s) >> 1);
+    vmax[c] = static_cast<int32_t>(s <= 31 ? half - 1 : INT32_MAX);
+    round[c] = half + (s > 31 ? second : 0);
+    bias[c] = sign >> s;
+    round_neg[c] = s > 31 ? -2 * second : 0;
+  }
+}
+
+// 2^(shift−1) and 2^63 >>> shift of each channel.
+L2N_AVX2_CLONES void fill_scale16(int64_t n, uint64_t one, const int64_t* __restrict shift, int64_t* __restrict half,
+                                  uint64_t* __restrict bias) {
+  asm("" : "+r"(one));
+  const uint64_t sign = one << 63;
+  for (int64_t c = 0; c < n; ++c) {
+    const uint64_t s = static_cast<uint64_t>(shift[c]);  // validated: 2..62
+    half[c] = static_cast<int64_t>((one << s) >> 1);
+    bias[c] = sign >> s;
+  }
+}
+
 struct Scale32Channels {
   int64_t channels;
   std::unique_ptr<int32_t[]> i32;  // multiplier, vmax
-  std::unique_ptr<int64_t[]> i64;  // round, shift, bias, round_neg (double rounding only)
+  std::unique_ptr<int64_t[]> i64;  // round, shift, bias, round_neg
 
   Scale32Channels(std::span<const ScaleMultiplier> m, bool double_round)
       : channels(static_cast<int64_t>(m.size())),
         i32(std::make_unique_for_overwrite<int32_t[]>(2 * m.size())),
         i64(std::make_unique_for_overwrite<int64_t[]>(4 * m.size())) {
-    const size_t n = m.size();
-    for (size_t c = 0; c < n; ++c) {
-      const int shift = m[c].shift;  // validated: 2..62
-      i32[c] = m[c].multiplier, i32[n + c] = scale32_vmax(shift);
-      i64[c] = scale32_round(shift, double_round), i64[n + c] = shift, i64[2 * n + c] = int64_t{1} << (63 - shift);
-      if (double_round) i64[3 * n + c] = scale32_round_neg(shift);
-    }
+    const int64_t n = channels;
+    int64_t* shift = i64.get() + n;
+    split_multipliers(m.data(), n, i32.get(), shift);
+    fill_scale32(n, double_round, 1, shift, i32.get() + n, i64.get(), reinterpret_cast<uint64_t*>(shift + n),
+                 shift + 2 * n);
   }
 };
 
@@ -138,12 +185,10 @@ struct Scale16Channels {
 
   explicit Scale16Channels(std::span<const ScaleMultiplier> m)
       : channels(static_cast<int64_t>(m.size())), i64(std::make_unique_for_overwrite<int64_t[]>(4 * m.size())) {
-    const size_t n = m.size();
-    for (size_t c = 0; c < n; ++c) {
-      const int shift = m[c].shift;  // validated: 2..62
-      i64[c] = m[c].multiplier, i64[n + c] = int64_t{1} << (shift - 1), i64[2 * n + c] = shift;
-      i64[3 * n + c] = int64_t{1} << (63 - shift);
-    }
+    const int64_t n = channels;
+    int64_t* shift = i64.get() + 2 * n;
+    split_multipliers(m.data(), n, i64.get(), shift);
+    fill_scale16(n, 1, shift, i64.get() + n, reinterpret_cast<uint64_t*>(shift + n));
   }
 };
 
@@ -223,12 +268,6 @@ template <typename In, typename Out>
   }
   return bad != 0;
 }
-
-#if defined(__x86_64__)
-#define L2N_AVX2_CLONES [[gnu::target_clones("avx2", "default")]]
-#else
-#define L2N_AVX2_CLONES
-#endif
 
 // Overload sets of plain functions: function multiversioning does not apply to templates.
 #define L2N_RESCALE_KERNELS(In, Out)                                                                                  \
