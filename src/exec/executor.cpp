@@ -68,7 +68,9 @@ Executor::Executor(const graph::Graph& graph, ExecOptions options) : graph_(grap
   if (options_.use_blas)
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& mm = nodes[i];
-      if (mm.op != OpKind::MatMul || mm.dtype != DType::F32 || mm.inputs.size() != 2) continue;
+      if (mm.op != OpKind::MatMul || mm.dtype != DType::F32 || mm.inputs.size() != 2 ||
+          nodes[mm.inputs[0].index].dtype != DType::F32)
+        continue;
       const size_t t = mm.inputs[1].index;
       const Node& tr = nodes[t];
       if (tr.op != OpKind::Transpose || tr.dtype != DType::F32 || readers[t] != 1 || is_output[t]) continue;
@@ -127,18 +129,19 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
     const Node& node = nodes[i];
     if (fused && skipped_[i]) {
       // read through by its matmul
-    } else if (fused && permuted_b_source_[i] >= 0) {
-      const OpTimerScope timer(graph::op_name(node.op));
-      const Node& transpose = nodes[node.inputs[1].index];
-      values[i] = matmul_permuted_b(values[node.inputs[0].index], values[static_cast<size_t>(permuted_b_source_[i])],
-                                    transpose.attrs.perm);
     } else if (node.op == OpKind::Input) {
       values[i] = inputs.at(node.name);
     } else if (node.op == OpKind::Constant) {
       values[i] = node.value;
     } else {
       const OpTimerScope timer(graph::op_name(node.op));
-      values[i] = run_node(node, values);
+      if (fused && permuted_b_source_[i] >= 0) {
+        const Node& transpose = nodes[node.inputs[1].index];
+        values[i] = matmul_permuted_b(values[node.inputs[0].index],
+                                      values[static_cast<size_t>(permuted_b_source_[i])], transpose.attrs.perm);
+      } else {
+        values[i] = run_node(node, values);
+      }
       if (values[i].dtype() != node.dtype || values[i].shape() != node.shape)
         fail("internal: node '{}' ({}) produced {} where the graph says {}", node.name, graph::op_name(node.op),
              type_str(values[i].dtype(), values[i].shape()), type_str(node.dtype, node.shape));
