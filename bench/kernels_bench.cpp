@@ -261,23 +261,21 @@ std::vector<l2n::quant::ScaleMultiplier> bench_multipliers(int64_t channels, boo
   return m;
 }
 
+// Per tensor (channels 1) and per channel (576), for a decode row and a window.
 void BM_RescaleI32ToI16(benchmark::State& state) {
   l2n::quant::RescaleAttrs a;
   a.in_dtype = l2n::quant::QDType::I32;
   a.out_dtype = l2n::quant::QDType::I16;
   rescale_bench<int32_t, int16_t>(state, random_ints<int32_t>(state.range(0), -100000000, 100000000, 18),
-                                  bench_multipliers(1, true), a);
+                                  bench_multipliers(state.range(1), true), a);
 }
-BENCHMARK(BM_RescaleI32ToI16)->Arg(576)->Arg(kCtx * 576)->UseRealTime();
-
-void BM_RescaleI32ToI16PerChannel(benchmark::State& state) {
-  l2n::quant::RescaleAttrs a;
-  a.in_dtype = l2n::quant::QDType::I32;
-  a.out_dtype = l2n::quant::QDType::I16;
-  rescale_bench<int32_t, int16_t>(state, random_ints<int32_t>(state.range(0), -100000000, 100000000, 19),
-                                  bench_multipliers(576, true), a);
-}
-BENCHMARK(BM_RescaleI32ToI16PerChannel)->Arg(576)->Arg(kCtx * 576)->UseRealTime();
+BENCHMARK(BM_RescaleI32ToI16)
+    ->ArgNames({"n", "channels"})
+    ->Args({576, 1})
+    ->Args({kCtx * 576, 1})
+    ->Args({576, 576})
+    ->Args({kCtx * 576, 576})
+    ->UseRealTime();
 
 void BM_RescaleI48ToI16PerChannel(benchmark::State& state) {
   std::vector<int64_t> x48;

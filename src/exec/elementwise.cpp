@@ -90,17 +90,6 @@ Tensor binary(const Tensor& a, const Tensor& b, Op op) {
   return out;
 }
 
-template <typename Op>
-Tensor unary(const Tensor& x, Op op) {
-  Tensor out = Tensor::uninitialized(DType::F32, x.shape());
-  const float* xs = x.data<float>();
-  float* os = out.mutable_data<float>();
-  const int64_t n = x.numel();
-#pragma omp parallel for if (n > kParallelElements)
-  for (int64_t i = 0; i < n; ++i) os[i] = op(xs[i]);
-  return out;
-}
-
 // exp()-based activations in AVX2 as well as baseline; like softmax, without FMA, so both
 // clones give the same bits.
 [[gnu::target_clones("avx2", "default")]] void silu_span(const float* __restrict x, float* __restrict out,
@@ -123,6 +112,13 @@ Tensor unary_spans(const Tensor& x, Span span) {
 #pragma omp parallel for if (n > kParallelElements)
   for (int64_t c = 0; c < chunks; ++c) span(xs + c * kChunk, os + c * kChunk, std::min(kChunk, n - c * kChunk));
   return out;
+}
+
+template <typename Op>
+Tensor unary(const Tensor& x, Op op) {
+  return unary_spans(x, [op](const float* __restrict in, float* __restrict out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = op(in[i]);
+  });
 }
 
 }  // namespace
