@@ -125,6 +125,7 @@ void run_chunked(const EvalArgs& args) {
   options.bos_id = tok.bos_id();
   options.max_chunks = args.max_chunks;
   options.progress = !args.no_progress;
+  options.threads = args.model.threads;
   const auto r = eval::chunked_perplexity(*e.runner, tokens, options);
   std::optional<eval::PerplexityResult> fp32;
   if (args.compare_fp32 && e.recipe) {

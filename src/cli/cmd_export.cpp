@@ -129,6 +129,7 @@ void run_export(const ExportArgs& args, const std::vector<std::string>& settings
       po.bos_id = tok->bos_id();
       po.max_chunks = args.report_max_chunks;
       po.progress = !args.no_progress;
+      po.threads = args.threads;
       model::Model model = model::load_model(*c.base.checkpoint, {ctx});
       runtime::Session fp32(model, {args.threads, ctx, nullptr});
       const auto ref = eval::chunked_perplexity(fp32, tokens, po);

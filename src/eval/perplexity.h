@@ -17,6 +17,7 @@ struct PerplexityOptions {
   int32_t bos_id = 1;
   int64_t max_chunks = 0;   // 0 = every full chunk
   bool progress = true;
+  int threads = 0;          // for scoring the logits; 0 = the OpenMP default
 };
 
 struct PerplexityResult {
