@@ -312,44 +312,42 @@ void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int6
 }
 
 void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out) {
-  if (m < kRowTile && k <= (int64_t{1} << 17)) {
-    // k·2^30 <= 2^47: no partial sum can leave int48, so the bound below always holds.
+  if (k > (int64_t{1} << 17)) {
+    // Beyond 2^17 terms a partial sum may leave int48; the checked reference decides.
+    std::vector<int16_t> col(static_cast<size_t>(k));
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = bm[(b * k + r) * n + j];
+        for (int64_t i = 0; i < m; ++i) out[(b * m + i) * n + j] = dot_i16_i16(a + (b * m + i) * k, col.data(), k);
+      }
+    return;
+  }
+  // From here every product of two int16 and every partial sum of at most 2^17 of them is an
+  // integer of magnitude <= 2^47: no int48 REQUIRE can fail.
+  if (m < kRowTile) {
     const bool parallel = batch > 1 && batch * m * k * n >= kParallelWork;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
     for (int64_t b = 0; b < batch; ++b) matmul_rows_i16(a + b * m * k, bm + b * k * n, m, k, n, out + b * m * n);
     return;
   }
-  if (k <= (int64_t{1} << 17)) {
-    // Every product of two int16 and every partial sum of at most 2^17 of them is an integer
-    // of magnitude <= 2^47, and double holds every integer up to 2^53: a double GEMM makes no
-    // rounding in any order of summation, so OpenBLAS's dgemm gives the exact int64 sums (and
-    // no int48 REQUIRE can fail). It runs at several times the rate of the int32-blocked
-    // integer GEMM, which for int16·int16 needs two passes (b split into bytes).
-    auto ad = scratch<double>(batch * m * k);
-    auto bd = scratch<double>(batch * k * n);
-    std::copy_n(a, batch * m * k, ad.get());
-    std::copy_n(bm, batch * k * n, bd.get());
-    // The product is computed straight into `out` (double and int64 have the same size) and
-    // converted in place; memcpy is how C++ lets one buffer change its element type.
-    static_assert(sizeof(double) == sizeof(int64_t));
-    auto* od = reinterpret_cast<double*>(out);
-    exec::detail::gemm(batch, m, n, k, ad.get(), bd.get(), /*b_transposed=*/false, od);
-    const int64_t total = batch * m * n;
+  // double holds every integer up to 2^53, so a double GEMM makes no rounding in any order
+  // of summation: OpenBLAS's dgemm gives the exact int64 sums, at several times the rate of
+  // the int32-blocked integer GEMM (which for int16·int16 needs two passes, b split into bytes).
+  auto ad = scratch<double>(batch * m * k);
+  auto bd = scratch<double>(batch * k * n);
+  std::copy_n(a, batch * m * k, ad.get());
+  std::copy_n(bm, batch * k * n, bd.get());
+  // The product is computed straight into `out` (double and int64 have the same size) and
+  // converted in place; memcpy is how C++ lets one buffer change its element type.
+  static_assert(sizeof(double) == sizeof(int64_t));
+  exec::detail::gemm(batch, m, n, k, ad.get(), bd.get(), /*b_transposed=*/false, reinterpret_cast<double*>(out));
+  const int64_t total = batch * m * n;
 #pragma omp parallel for if (total >= kParallelWork)
-    for (int64_t i = 0; i < total; ++i) {
-      double v;
-      std::memcpy(&v, out + i, sizeof v);
-      out[i] = static_cast<int64_t>(v);
-    }
-    return;
+  for (int64_t i = 0; i < total; ++i) {
+    double v;
+    std::memcpy(&v, out + i, sizeof v);
+    out[i] = static_cast<int64_t>(v);
   }
-  // Beyond 2^17 terms a partial sum may leave int48; the checked reference decides.
-  std::vector<int16_t> col(static_cast<size_t>(k));
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t j = 0; j < n; ++j) {
-      for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = bm[(b * k + r) * n + j];
-      for (int64_t i = 0; i < m; ++i) out[(b * m + i) * n + j] = dot_i16_i16(a + (b * m + i) * k, col.data(), k);
-    }
 }
 
 void add_bias_rows_i32(int32_t* acc, const int32_t* bias, int64_t rows, int64_t n_out, bool bias_per_channel) {

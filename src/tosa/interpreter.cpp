@@ -1097,12 +1097,15 @@ Interpreter::Interpreter(TosaGraph graph) : graph_(std::move(graph)) {
     output_slots_.push_back(it->second);
   }
   slot_count_ = slot_of.size();
-  // A value is released right after the last operator that reads it (never the block's
-  // outputs): keeping every intermediate of a window alive until the end made each operator
-  // write into fresh pages, and their page faults cost a third of a full-scope window.
+  // A value is released right after the last operator that reads it, an unread one right
+  // after it is made (never the block's outputs): keeping every intermediate of a window
+  // alive until the end made each operator write into fresh pages, and their page faults
+  // cost a third of a full-scope window.
   std::vector<int64_t> last_reader(slot_count_, -1);
-  for (size_t i = 0; i < operators_.size(); ++i)
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    last_reader[operators_[i].output] = static_cast<int64_t>(i);
     for (const uint32_t in : operators_[i].inputs) last_reader[in] = static_cast<int64_t>(i);
+  }
   for (const uint32_t out : output_slots_) last_reader[out] = -1;
   for (uint32_t slot = 0; slot < slot_count_; ++slot)
     if (last_reader[slot] >= 0) operators_[static_cast<size_t>(last_reader[slot])].release_after.push_back(slot);

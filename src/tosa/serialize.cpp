@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <type_traits>
 #include <fstream>
+#include <type_traits>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -194,6 +194,33 @@ Offset<fb::TosaBasicBlock> write_block(FlatBufferBuilder& fbb, Block& block) {
   const auto ins = strings(fbb, block.inputs), outs = strings(fbb, block.outputs);
   const auto shapes_vec = fbb.CreateVector(shapes);
   return fb::CreateTosaBasicBlock(fbb, name, ops_vec, tensors_vec, ins, outs, shapes_vec);
+}
+
+template <typename Graph>
+std::vector<uint8_t> write_graph(Graph& graph) {
+  // Sized for the constants up front, so that the builder does not grow by reallocation
+  // (each step holds the old and the new buffer): the tables around them are small.
+  size_t estimate = size_t{1} << 16;
+  for (const auto& region : graph.regions)
+    for (const auto& block : region.blocks) {
+      estimate += 256 * (block.operators.size() + block.shapes.size());
+      for (const auto& t : block.tensors) estimate += 128 + t.name.size() + (t.data ? t.data->size() + 16 : 0);
+    }
+  FlatBufferBuilder fbb(estimate);
+  std::vector<Offset<fb::TosaRegion>> regions;
+  for (auto& region : graph.regions) {
+    std::vector<Offset<fb::TosaBasicBlock>> blocks;
+    for (auto& block : region.blocks) blocks.push_back(write_block(fbb, block));
+    const auto name = fbb.CreateString(region.name);
+    const auto blocks_vec = fbb.CreateVector(blocks);
+    regions.push_back(fb::CreateTosaRegion(fbb, name, blocks_vec));
+  }
+  const auto regions_vec = fbb.CreateVector(regions);
+  const auto version = fb::CreateVersion(fbb, graph.version.major, graph.version.minor, graph.version.patch,
+                                         graph.version.draft);
+  const auto root = fb::CreateTosaGraph(fbb, version, regions_vec);
+  fbb.Finish(root, fb::TosaGraphIdentifier());
+  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -408,37 +435,6 @@ class Reader {
  private:
   std::string what_;
 };
-
-}  // namespace
-
-namespace {
-
-template <typename Graph>
-std::vector<uint8_t> write_graph(Graph& graph) {
-  // Sized for the constants up front, so that the builder does not grow by reallocation
-  // (each step holds the old and the new buffer): the tables around them are small.
-  size_t estimate = size_t{1} << 16;
-  for (const auto& region : graph.regions)
-    for (const auto& block : region.blocks) {
-      estimate += 256 * (block.operators.size() + block.shapes.size());
-      for (const auto& t : block.tensors) estimate += 128 + t.name.size() + (t.data ? t.data->size() + 16 : 0);
-    }
-  FlatBufferBuilder fbb(estimate);
-  std::vector<Offset<fb::TosaRegion>> regions;
-  for (auto& region : graph.regions) {
-    std::vector<Offset<fb::TosaBasicBlock>> blocks;
-    for (auto& block : region.blocks) blocks.push_back(write_block(fbb, block));
-    const auto name = fbb.CreateString(region.name);
-    const auto blocks_vec = fbb.CreateVector(blocks);
-    regions.push_back(fb::CreateTosaRegion(fbb, name, blocks_vec));
-  }
-  const auto regions_vec = fbb.CreateVector(regions);
-  const auto version = fb::CreateVersion(fbb, graph.version.major, graph.version.minor, graph.version.patch,
-                                         graph.version.draft);
-  const auto root = fb::CreateTosaGraph(fbb, version, regions_vec);
-  fbb.Finish(root, fb::TosaGraphIdentifier());
-  return std::vector<uint8_t>(fbb.GetBufferPointer(), fbb.GetBufferPointer() + fbb.GetSize());
-}
 
 }  // namespace
 
