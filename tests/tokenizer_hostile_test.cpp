@@ -199,6 +199,36 @@ TEST(Hostile, CorruptSentencePieceModelIsRefused) {
   }
 }
 
+// A minimal ModelProto: repeated field 1 holds SentencePiece messages {1: piece, 3: type}.
+std::string sentencepiece_proto(const std::vector<std::pair<std::string, int>>& pieces) {
+  std::string proto;
+  for (const auto& [text, type] : pieces) {
+    std::string message = "\x0a";
+    message += static_cast<char>(text.size());
+    message += text;
+    message += "\x18";
+    message += static_cast<char>(type);
+    proto += "\x0a";
+    proto += static_cast<char>(message.size());
+    proto += message;
+  }
+  return proto;
+}
+
+TEST(Hostile, SentencePiecePieceWithANulByteIsRefused) {
+  constexpr int kNormal = 1, kUnknown = 2, kControl = 3;
+  auto model = [&](const std::string& piece) {
+    return sentencepiece_proto({{"<unk>", kUnknown}, {"<s>", kControl}, {"</s>", kControl}, {piece, kNormal}});
+  };
+  const ScratchDir dir("l2n_tok_hostile");
+  // The same model with a plain piece loads, so the refusals below are about the NUL.
+  EXPECT_EQ(load_tokenizer(dir.write("plain.model", model("ab")))->vocab_size(), 4);
+  // libsentencepiece's trie builder throws on a leading NUL ("zero-length key"), and cuts
+  // a piece short at an inner one.
+  expect_error(dir.write("leading.model", model(std::string("\0ab", 3))), "zero-length key");
+  expect_error(dir.write("inner.model", model(std::string("a\0b", 3))), "NUL byte");
+}
+
 TEST(Hostile, BadTokenizerJsonIsRefused) {
   const ScratchDir dir("l2n_tok_hostile");
   expect_error(dir.write("tokenizer.json", "{\"version\": \"1.0\"}"), "\"model\"");

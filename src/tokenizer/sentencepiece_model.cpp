@@ -7,6 +7,8 @@
 // never rewrites a partial UTF-8 character, which the streaming decoder relies on.
 #include <sentencepiece_processor.h>
 
+#include <exception>
+
 #include "core/error.h"
 #include "tokenizer/tokenizer_impl.h"
 
@@ -17,7 +19,14 @@ namespace {
 class SentencePieceModelTokenizer final : public TokenizerBase {
  public:
   SentencePieceModelTokenizer(const std::filesystem::path& path, const std::string& bytes) {
-    const auto status = processor_.LoadFromSerializedProto(bytes);
+    // The library reports most defects as a status, but its trie builder throws on some
+    // (a piece starting with a NUL byte is "zero-length" to it); both become an l2n::Error.
+    sentencepiece::util::Status status;
+    try {
+      status = processor_.LoadFromSerializedProto(bytes);
+    } catch (const std::exception& e) {
+      fail("{}: not a usable SentencePiece model: {}", path.string(), e.what());
+    }
     if (!status.ok()) fail("{}: not a SentencePiece model: {}", path.string(), status.ToString());
     const int n = processor_.GetPieceSize();
     if (n <= 0) fail("{}: SentencePiece model has no pieces", path.string());
@@ -26,6 +35,9 @@ class SentencePieceModelTokenizer final : public TokenizerBase {
     skip_.assign(static_cast<size_t>(n), 0);
     for (int id = 0; id < n; ++id) {
       pieces_.push_back(processor_.IdToPiece(id));
+      // The trie keys pieces as C strings, so a NUL inside one would silently cut it short.
+      if (pieces_.back().find('\0') != std::string::npos)
+        fail("{}: SentencePiece piece {} contains a NUL byte; write it as the byte piece <0x00>", path.string(), id);
       if (processor_.IsByte(id)) byte_value_[id] = static_cast<int16_t>(byte_piece_value(pieces_.back()));
       if (processor_.IsControl(id) || processor_.IsUnknown(id)) skip_[id] = 1;
     }

@@ -171,6 +171,23 @@ PIECES = [("<unk>", 0.0), ("\n<s>\n", 0.0), ("\n</s>\n", 0.0)] + [("<0x%02X>" % 
 put("tokenizer_llama2c_fuzz", "small", tok_bin(PIECES))
 put("tokenizer_llama2c_fuzz", "one_token", tok_bin([("x", 0.0)]))
 
+# ---- SentencePiece .model ----
+def spm_model(pieces):
+    """ModelProto with repeated field 1 = SentencePiece {1: piece, 3: type}."""
+    out = b""
+    for text, kind in pieces:
+        text = text.encode() if isinstance(text, str) else text
+        msg = b"\x0a" + bytes([len(text)]) + text + b"\x18" + bytes([kind])
+        out += b"\x0a" + bytes([len(msg)]) + msg
+    return out
+
+
+SPM_BASE = [("<unk>", 2), ("<s>", 3), ("</s>", 3)]
+put("tokenizer_spm_fuzz", "minimal", spm_model(SPM_BASE + [("\u2581a", 1), ("b", 1), ("<0x41>", 6)]))
+# The library's trie builder throws on a piece that starts with NUL (found by make fuzz).
+put("tokenizer_spm_fuzz", "leading_nul_piece", spm_model(SPM_BASE + [(b"\x00ab", 1)]))
+
+
 # ---- tokenizer.json ----
 vocab = {"<|endoftext|>": 0, "a": 1, "b": 2, "c": 3, "\u0120": 4, "ab": 5, "\u0120a": 6, "1": 7, "2": 8}
 byte_level = {
