@@ -173,6 +173,26 @@ void BM_Int16Attention_Matmul(benchmark::State& state) {
 }
 BENCHMARK(BM_Int16Attention_Matmul)->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// One layer of full-scope decode attention: 3 KV heads of 3 query heads each, one new token,
+// scores and context read from [512, 3, 64] int16 caches in place (as the interpreter does).
+void BM_Int16Attention_Decode(benchmark::State& state) {
+  const int64_t kv = 3, group = 3, hd = 64, t = kCtx;
+  const auto q = random_ints<int16_t>(kv * group * hd, -32767, 32767, 20);
+  const auto k_cache = random_ints<int16_t>(t * kv * hd, -32768, 32767, 21);
+  const auto p = random_ints<int16_t>(kv * group * t, 0, 32767, 22);
+  const auto v_cache = random_ints<int16_t>(t * kv * hd, -32768, 32767, 23);
+  std::vector<int64_t> scores(static_cast<size_t>(kv * group * t)), ctx(static_cast<size_t>(kv * group * hd));
+  const l2n::quant::StridedI16 keys{k_cache.data(), hd, 1, kv * hd};      // Kᵀ: TRANSPOSE {1, 2, 0}
+  const l2n::quant::StridedI16 values{v_cache.data(), hd, kv * hd, 1};    // V: TRANSPOSE {1, 0, 2}
+  for (auto _ : state) {
+    l2n::quant::matmul_i16(q.data(), keys, kv, group, hd, t, scores.data());
+    l2n::quant::matmul_i16(p.data(), values, kv, group, t, hd, ctx.data());
+    benchmark::ClobberMemory();
+  }
+  set_ops(state, 4.0 * double(kv * group) * double(t) * double(hd));
+}
+BENCHMARK(BM_Int16Attention_Decode)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 // TABLE over one FFN activation at ctx 512 (SiLU-like tables; the values do not matter).
 void BM_TableI8(benchmark::State& state) {
   const int64_t n = kCtx * 1536;

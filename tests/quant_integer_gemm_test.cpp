@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <array>
 #include <random>
 #include <vector>
 
@@ -187,6 +188,46 @@ TEST(IntegerGemm, MatMulMatchesDotAndThreadCounts) {
             ASSERT_EQ(got16, ref16) << batch << " " << m << " " << k << " " << n;
           }
         }
+}
+
+TEST(IntegerGemm, MatMulThroughStridesMatchesTheTransposedCopy) {
+  // B is every rank-3 transpose of a [d0, d1, d2] tensor (a KV cache [S, kv heads, head dim]
+  // transposes with {1, 2, 0} for the keys and {1, 0, 2} for the values), read in place.
+  uint32_t seed = 900;
+  const std::vector<std::array<int64_t, 3>> perms = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  for (const auto& dims : std::vector<std::array<int64_t, 3>>{{37, 3, 64}, {5, 1, 7}, {1, 2, 3}})
+    for (const auto& perm : perms)
+      for (const int64_t m : {1, 3, 20}) {
+        auto c = random_vec<int16_t>(dims[0] * dims[1] * dims[2], -32768, 32767, seed++);
+        if (seed % 4 == 0) std::fill(c.begin(), c.end(), int16_t{-32768});
+        const std::array<int64_t, 3> c_strides{dims[1] * dims[2], dims[2], 1};
+        const int64_t batch = dims[perm[0]], k = dims[perm[1]], n = dims[perm[2]];
+        const StridedI16 view{c.data(), c_strides[perm[0]], c_strides[perm[1]], c_strides[perm[2]]};
+        std::vector<int16_t> dense(c.size());
+        for (int64_t b = 0; b < batch; ++b)
+          for (int64_t r = 0; r < k; ++r)
+            for (int64_t j = 0; j < n; ++j)
+              dense[static_cast<size_t>((b * k + r) * n + j)] =
+                  c[static_cast<size_t>(b * view.batch_stride + r * view.row_stride + j * view.col_stride)];
+        const auto a = random_vec<int16_t>(batch * m * k, -32768, 32767, seed++);
+        std::vector<int64_t> ref(static_cast<size_t>(batch * m * n));
+        std::vector<int16_t> col(static_cast<size_t>(k));
+        for (int64_t b = 0; b < batch; ++b)
+          for (int64_t j = 0; j < n; ++j) {
+            for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = dense[static_cast<size_t>((b * k + r) * n + j)];
+            for (int64_t i = 0; i < m; ++i)
+              ref[static_cast<size_t>((b * m + i) * n + j)] = dot_i16_i16(a.data() + (b * m + i) * k, col.data(), k);
+          }
+        for (const int threads : {1, 2}) {
+          const auto got = with_threads(threads, [&] {
+            std::vector<int64_t> out(ref.size());
+            matmul_i16(a.data(), view, batch, m, k, n, out.data());
+            return out;
+          });
+          ASSERT_EQ(got, ref) << "dims " << dims[0] << "," << dims[1] << "," << dims[2] << " perm " << perm[0] << perm[1]
+                              << perm[2] << " m " << m << " threads " << threads;
+        }
+      }
 }
 
 TEST(IntegerGemm, BiasInTheGemmMatchesReferenceAddAndReportsOverflow) {

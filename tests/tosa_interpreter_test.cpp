@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <random>
 
 #include "core/error.h"
 #include "quant/integer_ops.h"
@@ -267,6 +268,80 @@ TEST(TosaInterpreter, ValuesLiveUntilTheirLastReaderAndOutputsSurvive) {
     EXPECT_EQ(ints(out.at("y")), (V{12, 16, 36}));
   }
   EXPECT_EQ(ints(x), (V{1, -2, 3})) << "the caller's input is untouched";
+}
+
+// Decode attention's shape: q·Kᵀ and p·V with K and V caches [S, G, D] transposed by
+// {1, 2, 0} and {1, 0, 2}. The interpreter reads those transposes in place (each has one
+// reader); kt2 is also a block output, so that one is copied. Every result is compared with
+// dot_i16_i16 over the transposed data.
+TosaGraph attention_graph(int32_t S, int32_t G, int32_t H, int32_t D, std::vector<int32_t> kt_declared) {
+  TosaBasicBlock b;
+  b.add_tensor("q", DType::INT16, {G, H, D});
+  b.add_tensor("k", DType::INT16, {S, G, D});
+  b.add_tensor("p", DType::INT16, {G, H, S});
+  b.add_tensor("v", DType::INT16, {S, G, D});
+  b.inputs = {"q", "k", "p", "v"};
+  b.add_const("zp", DType::INT16, {1}, V{0});
+  b.add_tensor("kt", DType::INT16, kt_declared);
+  b.add_op(Op::TRANSPOSE, {"k"}, {"kt"}, TransposeAttr{{1, 2, 0}});
+  b.add_tensor("scores", DType::INT48, {G, H, S});
+  b.add_op(Op::MATMUL, {"q", "kt", "zp", "zp"}, {"scores"});
+  b.add_tensor("vt", DType::INT16, {G, S, D});
+  b.add_op(Op::TRANSPOSE, {"v"}, {"vt"}, TransposeAttr{{1, 0, 2}});
+  b.add_tensor("ctx", DType::INT48, {G, H, D});
+  b.add_op(Op::MATMUL, {"p", "vt", "zp", "zp"}, {"ctx"});
+  b.add_tensor("kt2", DType::INT16, {G, D, S});
+  b.add_op(Op::TRANSPOSE, {"k"}, {"kt2"}, TransposeAttr{{1, 2, 0}});
+  b.add_tensor("scores2", DType::INT48, {G, H, S});
+  b.add_op(Op::MATMUL, {"q", "kt2", "zp", "zp"}, {"scores2"});
+  b.outputs = {"scores", "ctx", "kt2", "scores2"};
+  return TosaGraph::from_block(std::move(b));
+}
+
+TEST(TosaInterpreter, MatMulReadsATransposedKvCacheInPlaceWithTheSameResults) {
+  const int32_t S = 37, G = 3, D = 64;
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int64_t> dist(-32768, 32767);
+  auto random_v = [&](int64_t n) {
+    V v(static_cast<size_t>(n));
+    for (auto& e : v) e = dist(rng);
+    return v;
+  };
+  for (const int32_t H : {2, 17}) {  // decode (row kernels) and prefill-sized (dgemm) query counts
+    const V q = random_v(G * H * D), k = random_v(S * G * D), p = random_v(G * H * S), v = random_v(S * G * D);
+    const auto out = run(attention_graph(S, G, H, D, {G, D, S}),
+                         {{"q", val(DType::INT16, {G, H, D}, q)}, {"k", val(DType::INT16, {S, G, D}, k)},
+                          {"p", val(DType::INT16, {G, H, S}, p)}, {"v", val(DType::INT16, {S, G, D}, v)}});
+    V scores(static_cast<size_t>(G * H * S)), ctx(static_cast<size_t>(G * H * D)), kt(static_cast<size_t>(G * D * S));
+    std::vector<int16_t> row(static_cast<size_t>(std::max(S, D))), col(row.size());
+    for (int64_t g = 0; g < G; ++g)
+      for (int64_t h = 0; h < H; ++h) {
+        for (int64_t s = 0; s < S; ++s) {  // scores[g, h, s] = Σ_d q[g, h, d]·k[s, g, d]
+          for (int64_t d = 0; d < D; ++d) {
+            row[static_cast<size_t>(d)] = static_cast<int16_t>(q[static_cast<size_t>((g * H + h) * D + d)]);
+            col[static_cast<size_t>(d)] = static_cast<int16_t>(k[static_cast<size_t>((s * G + g) * D + d)]);
+            kt[static_cast<size_t>((g * D + d) * S + s)] = k[static_cast<size_t>((s * G + g) * D + d)];
+          }
+          scores[static_cast<size_t>((g * H + h) * S + s)] = q::dot_i16_i16(row.data(), col.data(), D);
+        }
+        for (int64_t d = 0; d < D; ++d) {  // ctx[g, h, d] = Σ_s p[g, h, s]·v[s, g, d]
+          for (int64_t s = 0; s < S; ++s) {
+            row[static_cast<size_t>(s)] = static_cast<int16_t>(p[static_cast<size_t>((g * H + h) * S + s)]);
+            col[static_cast<size_t>(s)] = static_cast<int16_t>(v[static_cast<size_t>((s * G + g) * D + d)]);
+          }
+          ctx[static_cast<size_t>((g * H + h) * D + d)] = q::dot_i16_i16(row.data(), col.data(), S);
+        }
+      }
+    EXPECT_EQ(ints(out.at("scores")), scores) << H;
+    EXPECT_EQ(ints(out.at("ctx")), ctx) << H;
+    EXPECT_EQ(ints(out.at("kt2")), kt) << H;
+    EXPECT_EQ(ints(out.at("scores2")), scores) << H;
+  }
+  // The skipped TRANSPOSE's declared shape is still checked, by the MATMUL that reads it.
+  expect_op_error(attention_graph(S, G, 2, D, {G, S, D}),
+                  {{"q", val(DType::INT16, {G, 2, D}, V(G * 2 * D, 0))}, {"k", val(DType::INT16, {S, G, D}, V(S * G * D, 0))},
+                   {"p", val(DType::INT16, {G, 2, S}, V(G * 2 * S, 0))}, {"v", val(DType::INT16, {S, G, D}, V(S * G * D, 0))}},
+                  "MATMUL", "TRANSPOSE of B");
 }
 
 TEST(TosaInterpreter, Fp32ElementwiseAndDataMovement) {

@@ -8,6 +8,11 @@
 #include "exec/gemm.h"
 #include "quant/integer_ops.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define L2N_X86_KERNELS 1
+#endif
+
 namespace l2n::quant {
 namespace {
 
@@ -20,7 +25,8 @@ constexpr int64_t kOutTile = 64;
 constexpr int64_t kParallelWork = int64_t{1} << 16;
 
 // acc[r·ldo + o] = Σ_i x[r·n + i]·w[o·n + i] (+ bias[o] when bias is not null) for r in
-// [r0, r1), o in [o0, o1).
+// [r0, r1), o in [o0, o1). With prefetch_rows > 0 (the rows w has), weight rows two groups
+// ahead are prefetched: what the decode GEMV, which reads each weight once, waits on.
 // Partial sums are int32 over blocks of `block` terms (the caller proves that a block cannot
 // overflow int32: block·max|x|·max|w| <= INT32_MAX), added into int64. The weight W is
 // int16 (widened) or int8 (streamed as stored, sign-extended in registers); either way the
@@ -31,13 +37,19 @@ constexpr int64_t kParallelWork = int64_t{1} << 16;
 template <typename W>
 [[gnu::always_inline]] inline void tile_body(const int16_t* x, const W* w, int64_t n, int64_t block, int64_t r0,
                                              int64_t r1, int64_t o0, int64_t o1, const int64_t* bias, int64_t* acc,
-                                             int64_t ldo) {
+                                             int64_t ldo, int64_t prefetch_rows = 0) {
   int64_t o = o0;
   for (; o + 4 <= o1; o += 4) {
     const W* w0 = w + o * n;
     const W* w1 = w0 + n;
     const W* w2 = w1 + n;
     const W* w3 = w2 + n;
+    if (o + 12 <= prefetch_rows) {
+      // The weight rows two groups ahead (contiguous): each group of four rows is only a few
+      // cache lines per row, too short for the hardware prefetcher to get ahead on its own.
+      const char* ahead = reinterpret_cast<const char*>(w + (o + 8) * n);
+      for (int64_t off = 0; off < 4 * n * static_cast<int64_t>(sizeof(W)); off += 64) __builtin_prefetch(ahead + off);
+    }
     for (int64_t r = r0; r < r1; ++r) {
       const int16_t* xr = x + r * n;
       int64_t t0 = bias ? bias[o] : 0, t1 = bias ? bias[o + 1] : 0, t2 = bias ? bias[o + 2] : 0,
@@ -179,11 +191,12 @@ int64_t int32_block(int64_t max_term) { return max_term == 0 ? INT32_MAX : INT32
 // streaming the int8 weight once instead of widening all of it into a scratch copy per call
 // (for the SmolLM2 head that copy is 56 MB per token, several times the reads the GEMV itself
 // needs): tile_body with int8 weights, i.e. vpmovsxbw + vpmaddwd with AVX2. The caller
-// proved that no partial sum of `block` terms overflows int32.
+// proved that no partial sum of `block` terms overflows int32. The weight has n_out rows; the
+// tile prefetches rows ahead of o1 that exist, since the next chunk is usually its neighbour's.
 [[gnu::target_clones("avx2", "default")]] void gemv_tile_x16_w8(const int16_t* x, const int8_t* w, int64_t rows,
                                                                  int64_t n, int64_t block, int64_t o0, int64_t o1,
-                                                                 int64_t* out, int64_t ldo) {
-  tile_body(x, w, n, block, int64_t{0}, rows, o0, o1, nullptr, out, ldo);
+                                                                 int64_t n_out, int64_t* out, int64_t ldo) {
+  tile_body(x, w, n, block, int64_t{0}, rows, o0, o1, nullptr, out, ldo, n_out);
 }
 
 // out[r, o] = Σ_i x[r, i]·(w[o, i] − w_zp) exactly, for a few rows: the products with the
@@ -198,7 +211,7 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
   const bool parallel = chunks > 1 && rows * n_out * n_in >= kParallelWork;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
   for (int64_t c = 0; c < chunks; ++c)
-    gemv_tile_x16_w8(x, w, rows, n_in, block, c * kChunk, std::min(n_out, (c + 1) * kChunk), out, n_out);
+    gemv_tile_x16_w8(x, w, rows, n_in, block, c * kChunk, std::min(n_out, (c + 1) * kChunk), n_out, out, n_out);
   if (w_zp == 0) return;
   for (int64_t r = 0; r < rows; ++r) {
     int64_t sum_x = 0;
@@ -208,21 +221,153 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
 }
 
 // Few rows of int16 × int16 (decode attention: one query row per head against the whole
-// cache): out[i, j] = Σ_r a[i, r]·bm[r, j] as a sum of rows of bm scaled by a[i, r], so bm
-// is read once in its own layout instead of split and transposed. Each product fits int32
+// cache): out[i, j] = Σ_r a[i, r]·bm[r·ld + j] as a sum of rows of bm scaled by a[i, r], so
+// bm is read once in its own layout instead of split and transposed. Each product fits int32
 // (|a·b| <= 2^30) and is added in int64; the caller keeps k <= 2^17 so that no partial sum
 // can leave int48 (what dot_i16_i16 would check).
-[[gnu::target_clones("avx2", "default")]] void matmul_rows_i16(const int16_t* a, const int16_t* bm, int64_t m,
-                                                                int64_t k, int64_t n, int64_t* out) {
+[[gnu::target_clones("avx2", "default")]] void matmul_rows_i16_portable(const int16_t* a, const int16_t* bm, int64_t ld,
+                                                                         int64_t m, int64_t k, int64_t n, int64_t* out) {
   for (int64_t i = 0; i < m; ++i) {
     int64_t* o = out + i * n;
     std::fill_n(o, n, int64_t{0});
     for (int64_t r = 0; r < k; ++r) {
       const int32_t av = a[i * k + r];
-      const int16_t* row = bm + r * n;
+      const int16_t* row = bm + r * ld;
       for (int64_t j = 0; j < n; ++j) o[j] += av * static_cast<int32_t>(row[j]);
     }
   }
+}
+
+// The same product when B's columns are contiguous (B = Kᵀ read from a [S, heads, hd] key
+// cache: column j is key j): out[i, j] = Σ_r a[i, r]·bm[j·ld + r], one dot product each.
+[[gnu::target_clones("avx2", "default")]] void matmul_dots_i16_portable(const int16_t* a, const int16_t* bm, int64_t ld,
+                                                                         int64_t m, int64_t k, int64_t n, int64_t* out) {
+  for (int64_t j = 0; j < n; ++j) {
+    const int16_t* col = bm + j * ld;
+    for (int64_t i = 0; i < m; ++i) {
+      const int16_t* ar = a + i * k;
+      int64_t sum = 0;
+      for (int64_t r = 0; r < k; ++r) sum += static_cast<int32_t>(ar[r]) * static_cast<int32_t>(col[r]);
+      out[i * n + j] = sum;
+    }
+  }
+}
+
+#ifdef L2N_X86_KERNELS
+// AVX2 versions of the two kernels above, several times faster: vpmaddwd adds two products
+// in an int32 lane, exact unless both are 2^30, i.e. unless a holds −32768 (the callers check),
+// and each pair sum is then widened into int64 lanes. g++ does not find this form itself.
+[[gnu::target("avx2")]] __m256i add_pairs_i64(__m256i acc, __m256i pairs) {
+  acc = _mm256_add_epi64(acc, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(pairs)));
+  return _mm256_add_epi64(acc, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(pairs, 1)));
+}
+
+[[gnu::target("avx2")]] __m256i load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// Four dot products at a time (columns j..j+3 against one row of a): the row is loaded once
+// for the four, and the four int64 accumulators are reduced together at the end.
+[[gnu::target("avx2")]] void matmul_dots_i16_avx2(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k,
+                                                   int64_t n, int64_t* out) {
+  const int64_t k16 = k - k % 16, n4 = n - n % 4;
+  for (int64_t i = 0; i < m; ++i) {
+    const int16_t* ar = a + i * k;
+    int64_t* o = out + i * n;
+    for (int64_t j = 0; j < n4; j += 4) {
+      const int16_t* c0 = bm + j * ld;
+      const int16_t *c1 = c0 + ld, *c2 = c1 + ld, *c3 = c2 + ld;
+      __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+      for (int64_t r = 0; r < k16; r += 16) {
+        const __m256i x = load(ar + r);
+        s0 = add_pairs_i64(s0, _mm256_madd_epi16(x, load(c0 + r)));
+        s1 = add_pairs_i64(s1, _mm256_madd_epi16(x, load(c1 + r)));
+        s2 = add_pairs_i64(s2, _mm256_madd_epi16(x, load(c2 + r)));
+        s3 = add_pairs_i64(s3, _mm256_madd_epi16(x, load(c3 + r)));
+      }
+      // [s0 lanes 0+1, s1 0+1, s0 2+3, s1 2+3] and the same for s2, s3; then the halves.
+      const __m256i t01 = _mm256_add_epi64(_mm256_unpacklo_epi64(s0, s1), _mm256_unpackhi_epi64(s0, s1));
+      const __m256i t23 = _mm256_add_epi64(_mm256_unpacklo_epi64(s2, s3), _mm256_unpackhi_epi64(s2, s3));
+      const __m256i sums = _mm256_add_epi64(_mm256_permute2x128_si256(t01, t23, 0x20), _mm256_permute2x128_si256(t01, t23, 0x31));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j), sums);
+      for (int64_t r = k16; r < k; ++r) {
+        const int32_t x = ar[r];
+        o[j] += x * c0[r];
+        o[j + 1] += x * c1[r];
+        o[j + 2] += x * c2[r];
+        o[j + 3] += x * c3[r];
+      }
+    }
+    for (int64_t j = n4; j < n; ++j) {
+      const int16_t* col = bm + j * ld;
+      int64_t sum = 0;
+      for (int64_t r = 0; r < k; ++r) sum += static_cast<int32_t>(ar[r]) * static_cast<int32_t>(col[r]);
+      o[j] = sum;
+    }
+  }
+}
+
+// Rows r and r + 1 of bm interleaved (vpunpck{l,h}wd) against the pair (a[r], a[r + 1]):
+// per 16 columns, four int64 accumulators hold columns 0–3, 8–11 (low unpack) and 4–7, 12–15
+// (high unpack), the order the unpacks leave them in.
+[[gnu::target("avx2")]] void matmul_rows_i16_avx2(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k,
+                                                   int64_t n, int64_t* out) {
+  const int64_t n16 = n - n % 16, k2 = k - k % 2;
+  for (int64_t i = 0; i < m; ++i) {
+    const int16_t* ar = a + i * k;
+    int64_t* o = out + i * n;
+    for (int64_t j = 0; j < n16; j += 16) {
+      __m256i c0 = _mm256_setzero_si256(), c8 = c0, c4 = c0, c12 = c0;
+      for (int64_t r = 0; r < k2; r += 2) {
+        const __m256i pair = _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(ar[r]) |
+                                                                    (static_cast<uint32_t>(static_cast<uint16_t>(ar[r + 1])) << 16)));
+        const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bm + r * ld + j));
+        const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bm + (r + 1) * ld + j));
+        const __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), pair);
+        const __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), pair);
+        c0 = _mm256_add_epi64(c0, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(lo)));
+        c8 = _mm256_add_epi64(c8, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(lo, 1)));
+        c4 = _mm256_add_epi64(c4, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(hi)));
+        c12 = _mm256_add_epi64(c12, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(hi, 1)));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j), c0);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j + 4), c4);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j + 8), c8);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j + 12), c12);
+      if (k2 < k)
+        for (int64_t jj = j; jj < j + 16; ++jj) o[jj] += static_cast<int32_t>(ar[k2]) * static_cast<int32_t>(bm[k2 * ld + jj]);
+    }
+    for (int64_t j = n16; j < n; ++j) {
+      int64_t sum = 0;
+      for (int64_t r = 0; r < k; ++r) sum += static_cast<int32_t>(ar[r]) * static_cast<int32_t>(bm[r * ld + j]);
+      o[j] = sum;
+    }
+  }
+}
+
+bool has_avx2() {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2;
+}
+#endif
+
+bool holds_int16_min(const int16_t* a, int64_t n) {
+  bool found = false;
+  for (int64_t i = 0; i < n; ++i) found |= a[i] == INT16_MIN;
+  return found;
+}
+
+// The few-row kernels: AVX2 when the CPU has it and a allows the pair sums, else portable.
+void matmul_rows_i16(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k, int64_t n, int64_t* out) {
+#ifdef L2N_X86_KERNELS
+  if (has_avx2() && !holds_int16_min(a, m * k)) return matmul_rows_i16_avx2(a, bm, ld, m, k, n, out);
+#endif
+  matmul_rows_i16_portable(a, bm, ld, m, k, n, out);
+}
+
+void matmul_dots_i16(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k, int64_t n, int64_t* out) {
+#ifdef L2N_X86_KERNELS
+  if (has_avx2() && !holds_int16_min(a, m * k)) return matmul_dots_i16_avx2(a, bm, ld, m, k, n, out);
+#endif
+  matmul_dots_i16_portable(a, bm, ld, m, k, n, out);
 }
 
 // The largest |w − w_zp| an int8 weight can have: a bound that needs no pass over the weight.
@@ -312,22 +457,42 @@ void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int6
 }
 
 void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out) {
+  matmul_i16(a, StridedI16{bm, k * n, n, 1}, batch, m, k, n, out);
+}
+
+void matmul_i16(const int16_t* a, const StridedI16& bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out) {
+  auto b_at = [&](int64_t b, int64_t r, int64_t j) {
+    return bm.data[b * bm.batch_stride + r * bm.row_stride + j * bm.col_stride];
+  };
   if (k > (int64_t{1} << 17)) {
     // Beyond 2^17 terms a partial sum may leave int48; the checked reference decides.
     std::vector<int16_t> col(static_cast<size_t>(k));
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t j = 0; j < n; ++j) {
-        for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = bm[(b * k + r) * n + j];
+        for (int64_t r = 0; r < k; ++r) col[static_cast<size_t>(r)] = b_at(b, r, j);
         for (int64_t i = 0; i < m; ++i) out[(b * m + i) * n + j] = dot_i16_i16(a + (b * m + i) * k, col.data(), k);
       }
     return;
   }
   // From here every product of two int16 and every partial sum of at most 2^17 of them is an
-  // integer of magnitude <= 2^47: no int48 REQUIRE can fail.
+  // integer of magnitude <= 2^47: no int48 REQUIRE can fail, and the order of the sums is free.
   if (m < kRowTile) {
+    if (bm.col_stride != 1 && bm.row_stride != 1) {
+      // Neither a row nor a column of B is contiguous: one dense copy, then the dense kernel.
+      auto dense = scratch<int16_t>(batch * k * n);
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t r = 0; r < k; ++r)
+          for (int64_t j = 0; j < n; ++j) dense[(b * k + r) * n + j] = b_at(b, r, j);
+      matmul_i16(a, StridedI16{dense.get(), k * n, n, 1}, batch, m, k, n, out);
+      return;
+    }
     const bool parallel = batch > 1 && batch * m * k * n >= kParallelWork;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int64_t b = 0; b < batch; ++b) matmul_rows_i16(a + b * m * k, bm + b * k * n, m, k, n, out + b * m * n);
+    for (int64_t b = 0; b < batch; ++b) {
+      const int16_t* bb = bm.data + b * bm.batch_stride;
+      if (bm.col_stride == 1) matmul_rows_i16(a + b * m * k, bb, bm.row_stride, m, k, n, out + b * m * n);
+      else matmul_dots_i16(a + b * m * k, bb, bm.col_stride, m, k, n, out + b * m * n);
+    }
     return;
   }
   // double holds every integer up to 2^53, so a double GEMM makes no rounding in any order
@@ -336,7 +501,9 @@ void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, i
   auto ad = scratch<double>(batch * m * k);
   auto bd = scratch<double>(batch * k * n);
   std::copy_n(a, batch * m * k, ad.get());
-  std::copy_n(bm, batch * k * n, bd.get());
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t j = 0; j < n; ++j) bd[(b * k + r) * n + j] = b_at(b, r, j);
   // The product is computed straight into `out` (double and int64 have the same size) and
   // converted in place; memcpy is how C++ lets one buffer change its element type.
   static_assert(sizeof(double) == sizeof(int64_t));

@@ -41,6 +41,15 @@ void matmul_i8(const int8_t* a, const int8_t* bm, int64_t batch, int64_t m, int6
 // int48 (TOSA MATMUL) additionally needs require_i48 of each result, the caller's job.
 void matmul_i16(const int16_t* a, const int16_t* bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out);
 
+// An int16 B read in place: element [b, r, j] is data[b·batch_stride + r·row_stride +
+// j·col_stride], e.g. a transposed view of a KV cache that then needs no transposed copy.
+struct StridedI16 {
+  const int16_t* data;
+  int64_t batch_stride, row_stride, col_stride;
+};
+// matmul_i16 with B given through strides; the same results, bit for bit.
+void matmul_i16(const int16_t* a, const StridedI16& bm, int64_t batch, int64_t m, int64_t k, int64_t n, int64_t* out);
+
 // acc[r, o] = add_bias_i32(acc[r, o], bias[bias_per_channel ? o : 0]) for [rows, n_out]; the
 // first failing REQUIRE (in row-major order) throws exactly as add_bias_i32 does.
 void add_bias_rows_i32(int32_t* acc, const int32_t* bias, int64_t rows, int64_t n_out, bool bias_per_channel = true);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -653,16 +654,24 @@ TosaValue op_conv2d(const Args& a) {
   return r;
 }
 
-TosaValue op_matmul(const Args& a) {
-  expect_inputs(a, 4);
+// MATMUL's B operand: a value, or the input of a TRANSPOSE that the interpreter skipped, read
+// through the permutation's strides (Interpreter: only for int16).
+struct MatmulB {
+  const TosaValue& value;
+  Shape shape;                      // of B, [N, C, W]
+  std::array<int64_t, 3> strides;   // element strides of B's dimensions in value
+};
+
+TosaValue matmul(const Args& a, const MatmulB& B) {
   const TosaValue& A = a[0];
-  const TosaValue& B = a[1];
-  if (A.tensor.rank() != 3 || B.tensor.rank() != 3)
-    fail("ERROR_IF: A must be [N,H,C] and B [N,C,W], they are {} and {}", shape_text(shape_of(A)), shape_text(shape_of(B)));
-  const int64_t N = shape_of(A)[0], H = shape_of(A)[1], C = shape_of(A)[2], W = shape_of(B)[2];
-  if (shape_of(B)[0] != N || shape_of(B)[1] != C)
-    fail("ERROR_IF: B is {}, it must be [{},{},W]", shape_text(shape_of(B)), N, C);
-  if (A.type != B.type) fail("ERROR_IF: A is {} and B {}; they must have the same type", dtype_name(A.type), dtype_name(B.type));
+  if (A.tensor.rank() != 3 || B.shape.size() != 3)
+    fail("ERROR_IF: A must be [N,H,C] and B [N,C,W], they are {} and {}", shape_text(shape_of(A)), shape_text(B.shape));
+  const int64_t N = shape_of(A)[0], H = shape_of(A)[1], C = shape_of(A)[2], W = B.shape[2];
+  if (B.shape[0] != N || B.shape[1] != C) fail("ERROR_IF: B is {}, it must be [{},{},W]", shape_text(B.shape), N, C);
+  if (A.type != B.value.type)
+    fail("ERROR_IF: A is {} and B {}; they must have the same type", dtype_name(A.type), dtype_name(B.value.type));
+  const bool dense = B.strides == std::array<int64_t, 3>{C * W, W, 1};
+  if (!dense && A.type != DType::INT16) fail("internal: a strided MATMUL operand must be int16");
   const Shape out_shape{N, H, W};
   if (A.type == DType::FP32) {
     TosaValue r = a.alloc(DType::FP32, out_shape);
@@ -670,15 +679,16 @@ TosaValue op_matmul(const Args& a) {
       for (int64_t h = 0; h < H; ++h)
         for (int64_t w = 0; w < W; ++w) {
           float acc = 0.0f;
-          for (int64_t c = 0; c < C; ++c) acc += ptr<float>(A)[(n * H + h) * C + c] * ptr<float>(B)[(n * C + c) * W + w];
+          for (int64_t c = 0; c < C; ++c)
+            acc += ptr<float>(A)[(n * H + h) * C + c] * ptr<float>(B.value)[(n * C + c) * W + w];
           mptr<float>(r)[(n * H + h) * W + w] = acc;
         }
     return r;
   }
-  const int64_t azp = zero_point(a[2], A.type, "A_zp"), bzp = zero_point(a[3], B.type, "B_zp");
+  const int64_t azp = zero_point(a[2], A.type, "A_zp"), bzp = zero_point(a[3], B.value.type, "B_zp");
   if (A.type == DType::INT8) {
     TosaValue r = a.alloc(DType::INT32, out_shape);
-    q::matmul_i8(ptr<int8_t>(A), ptr<int8_t>(B), N, H, C, W, static_cast<int32_t>(azp), static_cast<int32_t>(bzp),
+    q::matmul_i8(ptr<int8_t>(A), ptr<int8_t>(B.value), N, H, C, W, static_cast<int32_t>(azp), static_cast<int32_t>(bzp),
                  mptr<int32_t>(r));
     return r;
   }
@@ -686,11 +696,37 @@ TosaValue op_matmul(const Args& a) {
     if (azp != 0 || bzp != 0) fail("ERROR_IF: zero points must be 0 for int16 (A_zp {}, B_zp {})", azp, bzp);
     TosaValue r = a.alloc(DType::INT48, out_shape);
     int64_t* o = mptr<int64_t>(r);
-    q::matmul_i16(ptr<int16_t>(A), ptr<int16_t>(B), N, H, C, W, o);
+    const q::StridedI16 b{ptr<int16_t>(B.value), B.strides[0], B.strides[1], B.strides[2]};
+    q::matmul_i16(ptr<int16_t>(A), b, N, H, C, W, o);
     for (int64_t i = 0; i < numel(r); ++i) q::require_i48(o[i], "MATMUL");  // the int48 result TOSA stores
     return r;
   }
   fail("ERROR_IF: MATMUL of {} is not supported (i8, i16, fp32)", dtype_name(A.type));
+}
+
+TosaValue op_matmul(const Args& a) {
+  expect_inputs(a, 4);
+  const TosaValue& B = a[1];
+  if (B.tensor.rank() != 3) return matmul(a, {B, shape_of(B), {}});  // reports the rank
+  return matmul(a, {B, shape_of(B), {shape_of(B)[1] * shape_of(B)[2], shape_of(B)[2], 1}});
+}
+
+// MATMUL whose B is TRANSPOSE(a[1], perms), declared as `transposed`, with the transpose not
+// run: the TRANSPOSE's own checks, then B read through strides.
+TosaValue op_matmul_reading_transpose(const Args& a, const std::vector<int32_t>& perms, const TosaTensor& transposed) {
+  expect_inputs(a, 4);
+  const TosaValue& source = a[1];
+  if (source.tensor.rank() != 3) fail("ERROR_IF: the TRANSPOSE of B has perms for rank 3, its input has rank {}", source.tensor.rank());
+  const std::vector<int64_t> source_strides = row_major_strides(shape_of(source));
+  Shape b_shape(3);
+  std::array<int64_t, 3> strides{};
+  for (size_t d = 0; d < 3; ++d) {
+    b_shape[d] = shape_of(source)[static_cast<size_t>(perms[d])];
+    strides[d] = source_strides[static_cast<size_t>(perms[d])];
+  }
+  if (const std::string why = declared_mismatch(source.type, b_shape, transposed); !why.empty())
+    fail("ERROR_IF: the TRANSPOSE of B: {}", why);
+  return matmul(a, {source, b_shape, strides});
 }
 
 int64_t check_axis(int64_t axis, const TosaValue& x) {
@@ -1097,6 +1133,7 @@ Interpreter::Interpreter(TosaGraph graph) : graph_(std::move(graph)) {
     output_slots_.push_back(it->second);
   }
   slot_count_ = slot_of.size();
+  read_transposes_in_place(find_tensor);
   // A value is released right after the last operator that reads it, an unread one right
   // after it is made (never the block's outputs): keeping every intermediate of a window
   // alive until the end made each operator write into fresh pages, and their page faults
@@ -1105,10 +1142,42 @@ Interpreter::Interpreter(TosaGraph graph) : graph_(std::move(graph)) {
   for (size_t i = 0; i < operators_.size(); ++i) {
     last_reader[operators_[i].output] = static_cast<int64_t>(i);
     for (const uint32_t in : operators_[i].inputs) last_reader[in] = static_cast<int64_t>(i);
+    if (operators_[i].b_transpose >= 0)
+      last_reader[operators_[static_cast<size_t>(operators_[i].b_transpose)].inputs[0]] = static_cast<int64_t>(i);
   }
   for (const uint32_t out : output_slots_) last_reader[out] = -1;
   for (uint32_t slot = 0; slot < slot_count_; ++slot)
     if (last_reader[slot] >= 0) operators_[static_cast<size_t>(last_reader[slot])].release_after.push_back(slot);
+}
+
+void Interpreter::read_transposes_in_place(const std::function<const TosaTensor*(const std::string&)>& find_tensor) {
+  const TosaBasicBlock& b = block();
+  std::vector<int64_t> producer(slot_count_, -1);
+  std::vector<int32_t> reads(slot_count_, 0);
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    producer[operators_[i].output] = static_cast<int64_t>(i);
+    for (const uint32_t in : operators_[i].inputs) ++reads[in];
+  }
+  for (const uint32_t out : output_slots_) ++reads[out];
+  auto declared_int16 = [&](const std::string& name) {
+    const TosaTensor* t = find_tensor(name);
+    return t && t->type == DType::INT16;
+  };
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    OperatorSlots& matmul = operators_[i];
+    if (b.operators[i].op != Op::MATMUL || matmul.inputs.size() != 4 || reads[matmul.inputs[1]] != 1) continue;
+    const int64_t j = producer[matmul.inputs[1]];
+    if (j < 0 || b.operators[static_cast<size_t>(j)].op != Op::TRANSPOSE || operators_[static_cast<size_t>(j)].inputs.size() != 1)
+      continue;
+    const auto* attr = std::get_if<TransposeAttr>(&b.operators[static_cast<size_t>(j)].attribute);
+    if (!attr || attr->perms.size() != 3) continue;
+    std::vector<int32_t> sorted = attr->perms;
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted != std::vector<int32_t>{0, 1, 2}) continue;  // the TRANSPOSE, run, reports it
+    if (!declared_int16(b.operators[i].inputs[0]) || !declared_int16(b.operators[i].inputs[1])) continue;
+    matmul.b_transpose = j;
+    operators_[static_cast<size_t>(j)].skipped = true;
+  }
 }
 
 const TosaBasicBlock& Interpreter::block() const { return graph_.main_block(); }
@@ -1139,13 +1208,22 @@ ValueMap Interpreter::run(const ValueMap& inputs) const {
     const OperatorSlots& slots = operators_[i];
     if (op.op == Op::CONST || op.op == Op::CONST_SHAPE) {
       values[slots.output] = slots.constant;
-    } else {
+    } else if (!slots.skipped) {
       try {
         const OpTimerScope timer(op_name(op.op));
         Args args{op, {}, &b.tensors[slots.declared]};
         args.in.reserve(slots.inputs.size());
         for (const uint32_t in : slots.inputs) args.in.push_back(&values[in]);
-        TosaValue result = op_function(op.op)(args);
+        TosaValue result;
+        if (slots.b_transpose >= 0) {
+          const OperatorSlots& transpose = operators_[static_cast<size_t>(slots.b_transpose)];
+          args.in[1] = &values[transpose.inputs[0]];
+          result = op_matmul_reading_transpose(
+              args, std::get<TransposeAttr>(b.operators[static_cast<size_t>(slots.b_transpose)].attribute).perms,
+              b.tensors[transpose.declared]);
+        } else {
+          result = op_function(op.op)(args);
+        }
         if (const std::string why = declared_mismatch(result.type, result.tensor.shape(), *args.out); !why.empty())
           fail("ERROR_IF: {}", why);
         values[slots.output] = std::move(result);

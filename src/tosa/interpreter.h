@@ -19,9 +19,12 @@
 //  * Construction validates the block (names resolve, each value is produced once before use,
 //    ops are supported) and decodes constants once; run() may be called many times and is
 //    const (safe from several threads). run() frees each intermediate value after its last
-//    reader, so a window needs the memory of its live values, not of all of them.
+//    reader, so a window needs the memory of its live values, not of all of them. An int16
+//    MATMUL reads the KV cache through a TRANSPOSE's strides instead of a transposed copy
+//    when nothing else reads that copy (the same integers, the same checks).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -57,7 +60,14 @@ class Interpreter {
     size_t declared = 0;  // index of its declared output in block().tensors
     std::vector<uint32_t> release_after;
     TosaValue constant;  // the value of a CONST / CONST_SHAPE, decoded once
+    // An int16 MATMUL whose B is the result of a rank-3 TRANSPOSE read by nothing else reads
+    // B in place from that transpose's input (b_transpose: the TRANSPOSE's index), and the
+    // TRANSPOSE is skipped: decode attention then reads its KV cache without copying it.
+    int64_t b_transpose = -1;
+    bool skipped = false;
   };
+
+  void read_transposes_in_place(const std::function<const TosaTensor*(const std::string&)>& find_tensor);
 
   TosaGraph graph_;
   std::vector<OperatorSlots> operators_;
