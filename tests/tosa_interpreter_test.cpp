@@ -344,6 +344,35 @@ TEST(TosaInterpreter, MatMulReadsATransposedKvCacheInPlaceWithTheSameResults) {
                   "MATMUL", "TRANSPOSE of B");
 }
 
+TEST(TosaInterpreter, ScatterUpdatesAHandedOverCacheInPlaceAndNeverASharedOne) {
+  TosaBasicBlock b;
+  b.add_tensor("cache", DType::INT16, {1, 4, 2});
+  b.add_tensor("idx", DType::INT32, {1, 1});
+  b.add_tensor("row", DType::INT16, {1, 1, 2});
+  b.inputs = {"cache", "idx", "row"};
+  b.add_tensor("updated", DType::INT16, {1, 4, 2});
+  b.add_op(Op::SCATTER, {"cache", "idx", "row"}, {"updated"});
+  b.outputs = {"updated"};
+  const Interpreter interp(read_tosa(write_tosa(TosaGraph::from_block(b))));
+  const V before = {1, 2, 3, 4, 5, 6, 7, 8}, after = {1, 2, 3, 4, -9, 9, 7, 8};
+  auto inputs = [&](TosaValue cache) {
+    return ValueMap{{"cache", std::move(cache)}, {"idx", val(DType::INT32, {1, 1}, {2})},
+                    {"row", val(DType::INT16, {1, 1, 2}, {-9, 9})}};
+  };
+  // Handed over: the result is the same buffer, updated.
+  TosaValue cache = val(DType::INT16, {1, 4, 2}, before);
+  const void* buffer = cache.tensor.raw();
+  auto out = interp.run(inputs(std::move(cache)));
+  EXPECT_EQ(out.at("updated").tensor.raw(), buffer);
+  EXPECT_EQ(ints(out.at("updated")), after);
+  // Shared with the caller: the caller's tensor keeps its values, the result is a copy.
+  const TosaValue kept = val(DType::INT16, {1, 4, 2}, before);
+  out = interp.run(inputs(kept));
+  EXPECT_NE(out.at("updated").tensor.raw(), kept.tensor.raw());
+  EXPECT_EQ(ints(out.at("updated")), after);
+  EXPECT_EQ(ints(kept), before);
+}
+
 TEST(TosaInterpreter, Fp32ElementwiseAndDataMovement) {
   TosaBasicBlock b;
   b.add_tensor("x", DType::FP32, {2, 2});

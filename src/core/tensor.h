@@ -42,6 +42,9 @@ class Tensor {
   int64_t numel() const { return shape_numel(shape_); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
   bool defined() const { return data_ != nullptr || numel() == 0; }
+  // Writable, and no other Tensor (copy, reshape) shares the buffer: its holder may write
+  // into it without anyone else seeing the change.
+  bool sole_owner() const { return writable_ && owner_.use_count() == 1; }
 
   const void* raw() const { return data_; }
   void* mutable_raw();

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <set>
+#include <utility>
 
 #include "core/error.h"
 #include "exec/executor.h"
@@ -32,6 +34,9 @@ struct ProgramSession::PreparedMethod {
   std::vector<std::unique_ptr<exec::Executor>> executors;            // per CPU graph
   std::vector<std::unique_ptr<tosa::Interpreter>> interpreters;      // per delegate step
   std::vector<const tosa::Interpreter*> delegate_of_step;
+  // Per step, the values it reads that no later step reads and the method does not return:
+  // the step gets them handed over (moved), so a delegate may update a buffer in place.
+  std::vector<std::set<std::string>> read_last;
 };
 
 ProgramSession::ProgramSession(std::shared_ptr<const program::Program> program, ProgramSessionOptions options)
@@ -55,6 +60,21 @@ ProgramSession::ProgramSession(std::shared_ptr<const program::Program> program, 
       p->interpreters.push_back(
           std::make_unique<tosa::Interpreter>(tosa::read_tosa(d.tosa, fmt::format("delegate '{}'", d.name))));
       p->delegate_of_step.push_back(p->interpreters.back().get());
+    }
+    std::set<std::string> read_later;
+    for (const program::ValueSpec& out : m.outputs) read_later.insert(out.name);
+    p->read_last.resize(m.steps.size());
+    for (size_t k = m.steps.size(); k-- > 0;) {
+      std::vector<std::string> reads;
+      if (const tosa::Interpreter* interp = p->delegate_of_step[k]) {
+        reads = interp->block().inputs;
+      } else {
+        const graph::Graph& g = m.cpu_graphs[m.steps[k].index];
+        for (graph::ValueId v : g.inputs()) reads.push_back(g.node(v).name);
+      }
+      for (const std::string& name : reads)
+        if (!read_later.count(name)) p->read_last[k].insert(name);
+      read_later.insert(reads.begin(), reads.end());
     }
     methods_[m.name] = std::move(p);
   }
@@ -97,9 +117,10 @@ std::map<std::string, Tensor> ProgramSession::run_method(const std::string& name
     for (const std::string& in : interp.block().inputs) {
       auto it = values.find(in);
       if (it == values.end()) fail("delegate step {} of method '{}' reads '{}', which nothing produced", k, name, in);
-      inputs[in] = {tosa_type_for(it->second.dtype()), it->second};
+      Tensor t = p.read_last[k].count(in) ? std::move(it->second) : it->second;
+      inputs[in] = {tosa_type_for(t.dtype()), std::move(t)};
     }
-    for (auto& [out, v] : interp.run(inputs)) values[out] = std::move(v.tensor);
+    for (auto& [out, v] : interp.run(std::move(inputs))) values[out] = std::move(v.tensor);
   }
   std::map<std::string, Tensor> outputs;
   for (const program::ValueSpec& out : m.outputs) {
@@ -160,11 +181,21 @@ std::span<const float> ProgramSession::decode(int32_t token) {
       decode_state_[in.name] = std::move(state);
     }
   }
-  std::map<std::string, Tensor> inputs = decode_state_;
+  // The state is handed over, not shared, so that the delegate can write the new cache rows
+  // into it in place; a failed step therefore resets the session.
+  std::vector<std::string> state_names;
+  for (const auto& [name, state] : decode_state_) state_names.push_back(name);
+  std::map<std::string, Tensor> inputs = std::exchange(decode_state_, {});
   inputs["tokens"] = Tensor::from_vector<int32_t>({1}, {token});
   inputs["input_pos"] = Tensor::from_vector<int32_t>({1}, {static_cast<int32_t>(position_)});
-  auto outputs = run_method("decode", std::move(inputs));
-  for (auto& [name, state] : decode_state_) state = std::move(outputs.at(name + ".out"));
+  std::map<std::string, Tensor> outputs;
+  try {
+    outputs = run_method("decode", std::move(inputs));
+  } catch (...) {
+    reset();
+    throw;
+  }
+  for (const std::string& name : state_names) decode_state_[name] = std::move(outputs.at(name + ".out"));
   last_logits_ = std::move(outputs.at("logits"));
   ++position_;
   return {last_logits_.data<float>(), static_cast<size_t>(vocab_size())};

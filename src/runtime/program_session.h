@@ -8,7 +8,8 @@
 // exactly the token count the "forward" method was exported for; decode() needs a program
 // exported with the KV cache ("decode" method); both name the export setting to change
 // when a method is missing or has another shape. The session owns the decode state (the
-// caches, in the dtype the program declares).
+// caches, in the dtype the program declares) and hands it to each decode step, which may
+// update it in place; a decode step that fails resets the session (position 0).
 #pragma once
 
 #include <map>

@@ -189,6 +189,9 @@ struct Args {
   const TosaOperator& op;
   std::vector<const TosaValue*> in;
   const TosaTensor* out;  // the declared output tensor
+  // Operand 0 when this operator reads it last: the operator may move it out and reuse its
+  // buffer if that buffer is shared with no one (Tensor::sole_owner).
+  TosaValue* first_input_to_take = nullptr;
   DType out_type() const { return out->type; }
   const TosaValue& operator[](size_t i) const { return *in[i]; }
 
@@ -904,10 +907,8 @@ TosaValue op_scatter(const Args& a) {
   if (shape_of(indices)[0] != N || shape_of(input) != Shape{N, W, C})
     fail("ERROR_IF: values_in {}, indices {} and input {} do not agree", shape_text(shape_of(values_in)),
          shape_text(shape_of(indices)), shape_text(shape_of(input)));
-  TosaValue r{values_in.type, values_in.tensor.clone()};
-  const size_t row = static_cast<size_t>(C) * elem_size(values_in);
-  const auto* src = static_cast<const uint8_t*>(input.tensor.raw());
-  auto* dst = static_cast<uint8_t*>(r.tensor.mutable_raw());
+  // Every index is checked before anything is written, so a failing REQUIRE leaves a taken
+  // buffer as it was.
   std::vector<bool> written(static_cast<size_t>(N * K), false);
   for (int64_t n = 0; n < N; ++n)
     for (int64_t w = 0; w < W; ++w) {
@@ -915,6 +916,17 @@ TosaValue op_scatter(const Args& a) {
       if (k < 0 || k >= K) fail("REQUIRE: index {} outside 0..{}", k, K - 1);
       if (C > 0 && written[static_cast<size_t>(n * K + k)]) fail("REQUIRE: row {} of batch {} is written twice", k, n);
       written[static_cast<size_t>(n * K + k)] = true;
+    }
+  // A KV-cache update writes a few rows of a large cache: in place when the cache's buffer
+  // is ours alone, instead of copying all of it.
+  const bool in_place = a.first_input_to_take && values_in.tensor.sole_owner();
+  TosaValue r = in_place ? std::move(*a.first_input_to_take) : TosaValue{values_in.type, values_in.tensor.clone()};
+  const size_t row = static_cast<size_t>(C) * elem_size(r);
+  const auto* src = static_cast<const uint8_t*>(input.tensor.raw());
+  auto* dst = static_cast<uint8_t*>(r.tensor.mutable_raw());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t w = 0; w < W; ++w) {
+      const int64_t k = ptr<int32_t>(indices)[n * W + w];
       std::memcpy(dst + static_cast<size_t>(n * K + k) * row, src + static_cast<size_t>(n * W + w) * row, row);
     }
   return r;
@@ -1148,6 +1160,13 @@ Interpreter::Interpreter(TosaGraph graph) : graph_(std::move(graph)) {
   for (const uint32_t out : output_slots_) last_reader[out] = -1;
   for (uint32_t slot = 0; slot < slot_count_; ++slot)
     if (last_reader[slot] >= 0) operators_[static_cast<size_t>(last_reader[slot])].release_after.push_back(slot);
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    OperatorSlots& slots = operators_[i];
+    if (b.operators[i].op != Op::SCATTER || slots.inputs.empty()) continue;
+    const uint32_t first = slots.inputs[0];
+    slots.may_take_first_input = last_reader[first] == static_cast<int64_t>(i) &&
+                                 std::count(slots.inputs.begin(), slots.inputs.end(), first) == 1;
+  }
 }
 
 void Interpreter::read_transposes_in_place(const std::function<const TosaTensor*(const std::string&)>& find_tensor) {
@@ -1182,7 +1201,7 @@ void Interpreter::read_transposes_in_place(const std::function<const TosaTensor*
 
 const TosaBasicBlock& Interpreter::block() const { return graph_.main_block(); }
 
-ValueMap Interpreter::run(const ValueMap& inputs) const {
+ValueMap Interpreter::run(ValueMap inputs) const {
   const TosaBasicBlock& b = block();
   std::vector<TosaValue> values(slot_count_);
   for (size_t k = 0; k < b.inputs.size(); ++k) {
@@ -1190,14 +1209,14 @@ ValueMap Interpreter::run(const ValueMap& inputs) const {
     const auto it = inputs.find(name);
     if (it == inputs.end()) fail("TOSA graph input '{}' was not given", name);
     const TosaTensor& t = *b.find_tensor(name);
-    const TosaValue& v = it->second;
+    TosaValue& v = it->second;
     if (v.type != t.type) fail("TOSA graph input '{}' must be {}, it is {}", name, dtype_name(t.type), dtype_name(v.type));
     if (!t.is_unranked && v.tensor.shape() != declared_shape(t))
       fail("TOSA graph input '{}' must have shape {}, it has {}", name, shape_text(declared_shape(t)), shape_text(v.tensor.shape()));
     if (v.tensor.dtype() != value_storage(v.type))
       fail("TOSA graph input '{}' is held as {}, {} needs {}", name, l2n::dtype_name(v.tensor.dtype()), dtype_name(v.type),
            l2n::dtype_name(value_storage(v.type)));
-    values[input_slots_[k]] = v;
+    values[input_slots_[k]] = std::move(v);
   }
   for (const auto& [name, value] : inputs)
     if (!b.find_tensor(name) || std::find(b.inputs.begin(), b.inputs.end(), name) == b.inputs.end())
@@ -1214,6 +1233,7 @@ ValueMap Interpreter::run(const ValueMap& inputs) const {
         Args args{op, {}, &b.tensors[slots.declared]};
         args.in.reserve(slots.inputs.size());
         for (const uint32_t in : slots.inputs) args.in.push_back(&values[in]);
+        if (slots.may_take_first_input) args.first_input_to_take = &values[slots.inputs[0]];
         TosaValue result;
         if (slots.b_transpose >= 0) {
           const OperatorSlots& transpose = operators_[static_cast<size_t>(slots.b_transpose)];

@@ -48,8 +48,11 @@ class Interpreter {
   explicit Interpreter(TosaGraph graph);
 
   const TosaBasicBlock& block() const;
-  // Graph inputs: each must be present with the declared type and shape (checked).
-  ValueMap run(const ValueMap& inputs) const;
+  // Graph inputs: each must be present with the declared type and shape (checked). An input
+  // whose buffer the caller hands over (moved in, shared with no one) may be updated in place
+  // by the operator that reads it last (SCATTER into a KV cache); a buffer the caller still
+  // shares is never written.
+  ValueMap run(ValueMap inputs) const;
 
  private:
   // Where run() keeps each operator's operands and result: slots of one value table, so
@@ -65,6 +68,9 @@ class Interpreter {
     // TRANSPOSE is skipped: decode attention then reads its KV cache without copying it.
     int64_t b_transpose = -1;
     bool skipped = false;
+    // A SCATTER that is the last reader of its values_in (and reads it once) may write into
+    // that buffer when no one else holds it.
+    bool may_take_first_input = false;
   };
 
   void read_transposes_in_place(const std::function<const TosaTensor*(const std::string&)>& find_tensor);
