@@ -98,7 +98,10 @@ Tensor gather(const Tensor& table, const Tensor& indices) {
   return out;
 }
 
-Tensor cache_update(const Tensor& cache, const Tensor& rows, const Tensor& pos) {
+namespace {
+
+// Checks the operands and returns the byte offset at which `rows` go into `cache`.
+size_t cache_rows_offset(const Tensor& cache, const Tensor& rows, const Tensor& pos) {
   if (cache.rank() < 1 || rows.rank() != cache.rank() || rows.dtype() != cache.dtype() ||
       !std::equal(cache.shape().begin() + 1, cache.shape().end(), rows.shape().begin() + 1) ||
       pos.shape() != Shape{1})
@@ -108,10 +111,23 @@ Tensor cache_update(const Tensor& cache, const Tensor& rows, const Tensor& pos) 
   if (at < 0 || at + rows.dim(0) > cache.dim(0))
     fail("cache position {} is out of range: {} row(s) from there do not fit a cache of {} rows", at, rows.dim(0),
          cache.dim(0));
-  Tensor out = cache.clone();
   const size_t row_bytes = cache.dim(0) ? cache.nbytes() / static_cast<size_t>(cache.dim(0)) : 0;
-  std::memcpy(mutable_bytes(out) + at * row_bytes, rows.raw(), rows.nbytes());
+  return static_cast<size_t>(at) * row_bytes;
+}
+
+}  // namespace
+
+Tensor cache_update(const Tensor& cache, const Tensor& rows, const Tensor& pos) {
+  const size_t offset = cache_rows_offset(cache, rows, pos);
+  Tensor out = cache.clone();
+  std::memcpy(mutable_bytes(out) + offset, rows.raw(), rows.nbytes());
   return out;
+}
+
+Tensor cache_update_in_place(Tensor cache, const Tensor& rows, const Tensor& pos) {
+  const size_t offset = cache_rows_offset(cache, rows, pos);
+  std::memcpy(mutable_bytes(cache) + offset, rows.raw(), rows.nbytes());
+  return cache;
 }
 
 }  // namespace l2n::exec

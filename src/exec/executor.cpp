@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <limits>
 #include <mutex>
 
@@ -96,10 +97,21 @@ Executor::Executor(const graph::Graph& graph, ExecOptions options) : graph_(grap
   };
   release_ = plan(false);
   release_fused_ = plan(true);
+  // Both plans free the cache after the same reader (only transposes differ between them).
+  may_take_cache_.assign(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& node = nodes[i];
+    if (node.op != OpKind::CacheUpdate || node.inputs.empty()) continue;
+    const int32_t cache = static_cast<int32_t>(node.inputs[0].index);
+    const auto reads_last = [&](const ReleasePlan& release) {
+      return std::find(release[i].begin(), release[i].end(), cache) != release[i].end();
+    };
+    may_take_cache_[i] = reads_last(release_) && reads_last(release_fused_) &&
+                         std::count(node.inputs.begin(), node.inputs.end(), node.inputs[0]) == 1;
+  }
 }
 
-std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs,
-                                            const NodeObserver& observer) const {
+std::map<std::string, Tensor> Executor::run(std::map<std::string, Tensor> inputs, const NodeObserver& observer) const {
   const auto& nodes = graph_.nodes();
   std::vector<Tensor> values(nodes.size());
 
@@ -130,7 +142,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
     if (fused && skipped_[i]) {
       // read through by its matmul
     } else if (node.op == OpKind::Input) {
-      values[i] = inputs.at(node.name);
+      values[i] = std::move(inputs.at(node.name));
     } else if (node.op == OpKind::Constant) {
       values[i] = node.value;
     } else {
@@ -139,6 +151,10 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
         const Node& transpose = nodes[node.inputs[1].index];
         values[i] = matmul_permuted_b(values[node.inputs[0].index],
                                       values[static_cast<size_t>(permuted_b_source_[i])], transpose.attrs.perm);
+      } else if (may_take_cache_[i] && values[node.inputs[0].index].sole_owner()) {
+        // A KV cache nobody else holds: the new rows go into its own buffer, no copy.
+        values[i] = cache_update_in_place(std::move(values[node.inputs[0].index]), values[node.inputs[1].index],
+                                          values[node.inputs[2].index]);
       } else {
         values[i] = run_node(node, values);
       }

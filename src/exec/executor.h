@@ -2,7 +2,9 @@
 //
 // Contract: run() checks that `inputs` holds exactly the graph's inputs with their dtypes
 // and shapes (l2n::Error naming the input otherwise), frees each intermediate value after
-// its last use, and returns the graph outputs by name. Inputs are never modified. The
+// its last use, and returns the graph outputs by name. An input whose buffer the caller
+// still shares is never modified; one handed over (moved in, shared with no one) may be
+// updated in place by the CacheUpdate that reads it last (a KV cache). The
 // executor keeps its own copy of the graph (constants share their buffers), so the graph
 // passed in may go away. run() is const and may be called repeatedly.
 // Side effect: the first Executor tunes glibc malloc (mallopt) for the process so that
@@ -38,8 +40,7 @@ class Executor {
  public:
   explicit Executor(const graph::Graph& graph, ExecOptions options = {});
 
-  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs,
-                                    const NodeObserver& observer = {}) const;
+  std::map<std::string, Tensor> run(std::map<std::string, Tensor> inputs, const NodeObserver& observer = {}) const;
 
   const graph::Graph& graph() const { return graph_; }
 
@@ -57,6 +58,8 @@ class Executor {
   std::vector<int32_t> permuted_b_source_;  // per MatMul node: the transposed value, or -1
   std::vector<bool> skipped_;               // per node: a transpose read through by a matmul
   ReleasePlan release_fused_;
+  // Per node: a CacheUpdate that reads its cache last (and once), so it may write into it.
+  std::vector<bool> may_take_cache_;
 };
 
 }  // namespace l2n::exec

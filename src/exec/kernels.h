@@ -56,5 +56,7 @@ Tensor slice(const Tensor& x, const std::vector<int64_t>& begin, const std::vect
 Tensor concat(const std::vector<Tensor>& parts, int64_t axis);
 Tensor gather(const Tensor& table, const Tensor& indices);  // indices i32
 Tensor cache_update(const Tensor& cache, const Tensor& rows, const Tensor& pos);  // pos i32[1]
+// The same, writing the rows into `cache` itself (its holder's buffer, shared with no one).
+Tensor cache_update_in_place(Tensor cache, const Tensor& rows, const Tensor& pos);
 
 }  // namespace l2n::exec

@@ -108,8 +108,12 @@ std::map<std::string, Tensor> ProgramSession::run_method(const std::string& name
     if (s.kind == program::Step::Kind::Cpu) {
       const graph::Graph& g = m.cpu_graphs[s.index];
       std::map<std::string, Tensor> inputs;
-      for (graph::ValueId v : g.inputs()) inputs[g.node(v).name] = values.at(g.node(v).name);
-      for (auto& [out, t] : p.executors[s.index]->run(inputs)) values[out] = std::move(t);
+      for (graph::ValueId v : g.inputs()) {
+        const std::string& in = g.node(v).name;
+        Tensor& value = values.at(in);
+        inputs[in] = p.read_last[k].count(in) ? std::move(value) : value;
+      }
+      for (auto& [out, t] : p.executors[s.index]->run(std::move(inputs))) values[out] = std::move(t);
       continue;
     }
     const tosa::Interpreter& interp = *p.delegate_of_step[k];
