@@ -195,7 +195,7 @@ TEST(IntegerGemm, MatMulThroughStridesMatchesTheTransposedCopy) {
   // transposes with {1, 2, 0} for the keys and {1, 0, 2} for the values), read in place.
   uint32_t seed = 900;
   const std::vector<std::array<int64_t, 3>> perms = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
-  for (const auto& dims : std::vector<std::array<int64_t, 3>>{{37, 3, 64}, {5, 1, 7}, {1, 2, 3}})
+  for (const auto& dims : std::vector<std::array<int64_t, 3>>{{37, 3, 64}, {150, 2, 16}, {5, 1, 7}, {1, 2, 3}})
     for (const auto& perm : perms)
       for (const int64_t m : {1, 3, 20}) {
         auto c = random_vec<int16_t>(dims[0] * dims[1] * dims[2], -32768, 32767, seed++);

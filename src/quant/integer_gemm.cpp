@@ -226,9 +226,9 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
 // (|a·b| <= 2^30) and is added in int64; the caller keeps k <= 2^17 so that no partial sum
 // can leave int48 (what dot_i16_i16 would check).
 [[gnu::target_clones("avx2", "default")]] void matmul_rows_i16_portable(const int16_t* a, const int16_t* bm, int64_t ld,
-                                                                         int64_t m, int64_t k, int64_t n, int64_t* out) {
+                                                                         int64_t m, int64_t k, int64_t n, int64_t* out, int64_t ldo) {
   for (int64_t i = 0; i < m; ++i) {
-    int64_t* o = out + i * n;
+    int64_t* o = out + i * ldo;
     std::fill_n(o, n, int64_t{0});
     for (int64_t r = 0; r < k; ++r) {
       const int32_t av = a[i * k + r];
@@ -241,14 +241,14 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
 // The same product when B's columns are contiguous (B = Kᵀ read from a [S, heads, hd] key
 // cache: column j is key j): out[i, j] = Σ_r a[i, r]·bm[j·ld + r], one dot product each.
 [[gnu::target_clones("avx2", "default")]] void matmul_dots_i16_portable(const int16_t* a, const int16_t* bm, int64_t ld,
-                                                                         int64_t m, int64_t k, int64_t n, int64_t* out) {
+                                                                         int64_t m, int64_t k, int64_t n, int64_t* out, int64_t ldo) {
   for (int64_t j = 0; j < n; ++j) {
     const int16_t* col = bm + j * ld;
     for (int64_t i = 0; i < m; ++i) {
       const int16_t* ar = a + i * k;
       int64_t sum = 0;
       for (int64_t r = 0; r < k; ++r) sum += static_cast<int32_t>(ar[r]) * static_cast<int32_t>(col[r]);
-      out[i * n + j] = sum;
+      out[i * ldo + j] = sum;
     }
   }
 }
@@ -267,11 +267,11 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
 // Four dot products at a time (columns j..j+3 against one row of a): the row is loaded once
 // for the four, and the four int64 accumulators are reduced together at the end.
 [[gnu::target("avx2")]] void matmul_dots_i16_avx2(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k,
-                                                   int64_t n, int64_t* out) {
+                                                   int64_t n, int64_t* out, int64_t ldo) {
   const int64_t k16 = k - k % 16, n4 = n - n % 4;
   for (int64_t i = 0; i < m; ++i) {
     const int16_t* ar = a + i * k;
-    int64_t* o = out + i * n;
+    int64_t* o = out + i * ldo;
     for (int64_t j = 0; j < n4; j += 4) {
       const int16_t* c0 = bm + j * ld;
       const int16_t *c1 = c0 + ld, *c2 = c1 + ld, *c3 = c2 + ld;
@@ -309,11 +309,11 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
 // per 16 columns, four int64 accumulators hold columns 0–3, 8–11 (low unpack) and 4–7, 12–15
 // (high unpack), the order the unpacks leave them in.
 [[gnu::target("avx2")]] void matmul_rows_i16_avx2(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k,
-                                                   int64_t n, int64_t* out) {
+                                                   int64_t n, int64_t* out, int64_t ldo) {
   const int64_t n16 = n - n % 16, k2 = k - k % 2;
   for (int64_t i = 0; i < m; ++i) {
     const int16_t* ar = a + i * k;
-    int64_t* o = out + i * n;
+    int64_t* o = out + i * ldo;
     for (int64_t j = 0; j < n16; j += 16) {
       __m256i c0 = _mm256_setzero_si256(), c8 = c0, c4 = c0, c12 = c0;
       for (int64_t r = 0; r < k2; r += 2) {
@@ -347,27 +347,30 @@ bool has_avx2() {
   static const bool avx2 = __builtin_cpu_supports("avx2");
   return avx2;
 }
-#endif
 
 bool holds_int16_min(const int16_t* a, int64_t n) {
   bool found = false;
   for (int64_t i = 0; i < n; ++i) found |= a[i] == INT16_MIN;
   return found;
 }
-
-// The few-row kernels: AVX2 when the CPU has it and a allows the pair sums, else portable.
-void matmul_rows_i16(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k, int64_t n, int64_t* out) {
-#ifdef L2N_X86_KERNELS
-  if (has_avx2() && !holds_int16_min(a, m * k)) return matmul_rows_i16_avx2(a, bm, ld, m, k, n, out);
 #endif
-  matmul_rows_i16_portable(a, bm, ld, m, k, n, out);
+
+// The few-row kernels over columns [j0, j1) of out ([m, n]): AVX2 when `pairs` (the CPU has
+// it and a holds no −32768), else portable.
+void matmul_rows_i16(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k, int64_t n, int64_t j0,
+                     int64_t j1, int64_t* out, bool pairs) {
+#ifdef L2N_X86_KERNELS
+  if (pairs) return matmul_rows_i16_avx2(a, bm + j0, ld, m, k, j1 - j0, out + j0, n);
+#endif
+  matmul_rows_i16_portable(a, bm + j0, ld, m, k, j1 - j0, out + j0, n);
 }
 
-void matmul_dots_i16(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k, int64_t n, int64_t* out) {
+void matmul_dots_i16(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k, int64_t n, int64_t j0,
+                     int64_t j1, int64_t* out, bool pairs) {
 #ifdef L2N_X86_KERNELS
-  if (has_avx2() && !holds_int16_min(a, m * k)) return matmul_dots_i16_avx2(a, bm, ld, m, k, n, out);
+  if (pairs) return matmul_dots_i16_avx2(a, bm + j0 * ld, ld, m, k, j1 - j0, out + j0, n);
 #endif
-  matmul_dots_i16_portable(a, bm, ld, m, k, n, out);
+  matmul_dots_i16_portable(a, bm + j0 * ld, ld, m, k, j1 - j0, out + j0, n);
 }
 
 // The largest |w − w_zp| an int8 weight can have: a bound that needs no pass over the weight.
@@ -486,12 +489,22 @@ void matmul_i16(const int16_t* a, const StridedI16& bm, int64_t batch, int64_t m
       matmul_i16(a, StridedI16{dense.get(), k * n, n, 1}, batch, m, k, n, out);
       return;
     }
-    const bool parallel = batch > 1 && batch * m * k * n >= kParallelWork;
+    // Tasks are (matrix, block of columns), so that a few KV heads still keep every thread
+    // busy; each output element has one owner.
+    bool pairs = false;
+#ifdef L2N_X86_KERNELS
+    pairs = has_avx2() && !holds_int16_min(a, batch * m * k);
+#endif
+    const bool rows = bm.col_stride == 1;
+    const int64_t width = rows ? 16 : 64;
+    const int64_t blocks = (n + width - 1) / width, tasks = batch * blocks;
+    const bool parallel = tasks > 1 && batch * m * k * n >= kParallelWork;
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
-    for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t b = t / blocks, j0 = (t % blocks) * width, j1 = std::min(n, j0 + width);
       const int16_t* bb = bm.data + b * bm.batch_stride;
-      if (bm.col_stride == 1) matmul_rows_i16(a + b * m * k, bb, bm.row_stride, m, k, n, out + b * m * n);
-      else matmul_dots_i16(a + b * m * k, bb, bm.col_stride, m, k, n, out + b * m * n);
+      if (rows) matmul_rows_i16(a + b * m * k, bb, bm.row_stride, m, k, n, j0, j1, out + b * m * n, pairs);
+      else matmul_dots_i16(a + b * m * k, bb, bm.col_stride, m, k, n, j0, j1, out + b * m * n, pairs);
     }
     return;
   }
