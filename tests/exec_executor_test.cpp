@@ -100,17 +100,22 @@ TEST(Executor, MatMulReadsAKvCacheTransposeThroughStridesUnlessObserved) {
   EXPECT_EQ(fused.at("values").data<float>()[1 * s * d + 2 * d + 1], cv[(2 * h + 1) * d + 1]);
 }
 
-TEST(Executor, CacheUpdateWritesAHandedOverCacheInPlaceAndNeverASharedOne) {
+// cache.out = the f32 [4, 2] cache with `row` ([1, 2]) written at row `pos`.
+graph::Graph cache_update_graph() {
   GraphBuilder b;
   const ValueId cache = b.input("cache", DType::F32, {4, 2});
-  const ValueId rows = b.input("rows", DType::F32, {1, 2});
+  const ValueId row = b.input("row", DType::F32, {1, 2});
   const ValueId pos = b.input("pos", DType::I32, {1});
-  b.output("updated", b.cache_update(cache, rows, pos, "updated"));
-  const Executor executor(std::move(b).finish());
+  b.output("cache.out", b.cache_update(cache, row, pos, "update"));
+  return std::move(b).finish();
+}
+
+TEST(Executor, CacheUpdateWritesAHandedOverCacheInPlaceAndNeverASharedOne) {
+  const Executor executor(cache_update_graph());
   const std::vector<float> before = {0, 0, 1, 1, 2, 2, 3, 3}, after = {0, 0, 1, 1, 9, 8, 3, 3};
   auto inputs = [](Tensor c) {
     return std::map<std::string, Tensor>{{"cache", std::move(c)},
-                                         {"rows", Tensor::from_vector<float>({1, 2}, {9, 8})},
+                                         {"row", Tensor::from_vector<float>({1, 2}, {9, 8})},
                                          {"pos", Tensor::from_vector<int32_t>({1}, {2})}};
   };
   auto values = [](const Tensor& t) { return std::vector<float>(t.data<float>(), t.data<float>() + t.numel()); };
@@ -118,13 +123,13 @@ TEST(Executor, CacheUpdateWritesAHandedOverCacheInPlaceAndNeverASharedOne) {
   Tensor handed = Tensor::from_vector<float>({4, 2}, before);
   const void* buffer = handed.raw();
   auto out = executor.run(inputs(std::move(handed)));
-  EXPECT_EQ(out.at("updated").raw(), buffer);
-  EXPECT_EQ(values(out.at("updated")), after);
+  EXPECT_EQ(out.at("cache.out").raw(), buffer);
+  EXPECT_EQ(values(out.at("cache.out")), after);
   // Shared with the caller: a copy is updated and the caller's values stay.
   const Tensor kept = Tensor::from_vector<float>({4, 2}, before);
   out = executor.run(inputs(kept));
-  EXPECT_NE(out.at("updated").raw(), kept.raw());
-  EXPECT_EQ(values(out.at("updated")), after);
+  EXPECT_NE(out.at("cache.out").raw(), kept.raw());
+  EXPECT_EQ(values(out.at("cache.out")), after);
   EXPECT_EQ(values(kept), before);
 }
 
@@ -154,12 +159,7 @@ TEST(Executor, ChecksInputsByNameDtypeAndShape) {
 }
 
 TEST(Executor, DataErrorsSurfaceFromKernels) {
-  GraphBuilder b;
-  const ValueId cache = b.input("cache", DType::F32, {4, 2});
-  const ValueId row = b.input("row", DType::F32, {1, 2});
-  const ValueId pos = b.input("pos", DType::I32, {1});
-  b.output("cache.out", b.cache_update(cache, row, pos, "update"));
-  const Executor executor(std::move(b).finish());
+  const Executor executor(cache_update_graph());
   std::map<std::string, Tensor> inputs{{"cache", Tensor(DType::F32, {4, 2})},
                                        {"row", Tensor::from_vector<float>({1, 2}, {7, 8})},
                                        {"pos", Tensor::from_vector<int32_t>({1}, {3})}};
