@@ -230,6 +230,51 @@ TEST(IntegerGemm, MatMulThroughStridesMatchesTheTransposedCopy) {
       }
 }
 
+TEST(IntegerGemm, FewRowMatMulKeepsEveryInt32PartialSumInRange) {
+  // The AVX2 few-row kernels add pair products in int32 lanes over runs chosen from a (B may
+  // hold anything). B = −32768 everywhere and a negative makes every product positive, so a
+  // run one term too long wraps an int32 lane: a row with Σ|a| = 65535 fits one run (its
+  // sum, 2^31 − 2^15, is the largest that fits), 65536 does not (2^31). For the key layout
+  // (dots) a lane only sees terms 16s + {0, 1}, so those carry the whole weight; Σ|a| = 4096
+  // is what decode probabilities look like. Odd k and n reach the kernels' tails.
+  for (const bool dots : {false, true})
+    for (const int64_t k : {int64_t{512}, int64_t{67}})
+      for (const int64_t n : {int64_t{64}, int64_t{37}})
+        for (const int64_t m : {int64_t{1}, int64_t{3}, int64_t{5}})
+          for (const int64_t weight : {int64_t{4096}, int64_t{65535}, int64_t{65536}, int64_t{3 * 65536 + 7}}) {
+            std::vector<int16_t> a(static_cast<size_t>(m * k), 0);
+            for (int64_t i = 0; i < m; ++i) {
+              // Spread `weight` over the terms a lane of the kernel sees, at most 32767 each.
+              std::vector<int64_t> lane_terms;
+              for (int64_t r = 0; r < k; ++r)
+                if (!dots || r % 16 < 2) lane_terms.push_back(r);
+              int64_t left = weight + i;  // rows differ, so runs end at different steps
+              for (size_t t = 0; t < lane_terms.size() && left > 0; ++t) {
+                const int64_t share = std::min<int64_t>({32767, left, (left + static_cast<int64_t>(lane_terms.size() - t) - 1) /
+                                                                        static_cast<int64_t>(lane_terms.size() - t)});
+                a[static_cast<size_t>(i * k + lane_terms[t])] = static_cast<int16_t>(-share);
+                left -= share;
+              }
+            }
+            const std::vector<int16_t> b(static_cast<size_t>(k * n), int16_t{-32768});
+            // dots: B = Kᵀ read from keys [n, k] (column j contiguous); rows: B [k, n] as stored.
+            const StridedI16 view = dots ? StridedI16{b.data(), k * n, 1, k} : StridedI16{b.data(), k * n, n, 1};
+            std::vector<int16_t> col(static_cast<size_t>(k), int16_t{-32768});
+            std::vector<int64_t> ref(static_cast<size_t>(m * n));
+            for (int64_t i = 0; i < m; ++i)
+              for (int64_t j = 0; j < n; ++j) ref[static_cast<size_t>(i * n + j)] = dot_i16_i16(a.data() + i * k, col.data(), k);
+            for (const int threads : {1, 2}) {
+              const auto got = with_threads(threads, [&] {
+                std::vector<int64_t> out(ref.size());
+                matmul_i16(a.data(), view, 1, m, k, n, out.data());
+                return out;
+              });
+              ASSERT_EQ(got, ref) << (dots ? "dots" : "rows") << " k " << k << " n " << n << " m " << m << " weight "
+                                  << weight << " threads " << threads;
+            }
+          }
+}
+
 TEST(IntegerGemm, BiasInTheGemmMatchesReferenceAddAndReportsOverflow) {
   const int64_t rows = 5, n_out = 13, n_in = 172;
   const auto x8 = random_vec<int8_t>(rows * n_in, -128, 127, 21);

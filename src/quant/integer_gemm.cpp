@@ -254,9 +254,11 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
 }
 
 #ifdef L2N_X86_KERNELS
-// AVX2 versions of the two kernels above, several times faster: vpmaddwd adds two products
-// in an int32 lane, exact unless both are 2^30, i.e. unless a holds −32768 (the callers check),
-// and each pair sum is then widened into int64 lanes. g++ does not find this form itself.
+// AVX2 versions of the two kernels above, several times faster. vpmaddwd adds two products
+// in an int32 lane, exact unless both are 2^30, i.e. unless a holds −32768 (the callers check).
+// The pair sums are added in int32 lanes over a run of steps and the run's sums then widened
+// into int64 lanes: `run_ends[s]` is true where a run ends, and the caller chose the runs so
+// that no int32 partial sum can overflow (see int32_runs). g++ does not find this form itself.
 [[gnu::target("avx2")]] __m256i add_pairs_i64(__m256i acc, __m256i pairs) {
   acc = _mm256_add_epi64(acc, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(pairs)));
   return _mm256_add_epi64(acc, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(pairs, 1)));
@@ -265,23 +267,31 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
 [[gnu::target("avx2")]] __m256i load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 // Four dot products at a time (columns j..j+3 against one row of a): the row is loaded once
-// for the four, and the four int64 accumulators are reduced together at the end.
+// for the four, and the four int64 accumulators are reduced together at the end. The rows of
+// a are the inner loop, so the four columns are read from memory once and from L1 after. A
+// step is 16 terms; run_ends has k / 16 entries per row of a.
 [[gnu::target("avx2")]] void matmul_dots_i16_avx2(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k,
-                                                   int64_t n, int64_t* out, int64_t ldo) {
+                                                   int64_t n, int64_t* out, int64_t ldo, const uint8_t* run_ends) {
   const int64_t k16 = k - k % 16, n4 = n - n % 4;
-  for (int64_t i = 0; i < m; ++i) {
-    const int16_t* ar = a + i * k;
-    int64_t* o = out + i * ldo;
-    for (int64_t j = 0; j < n4; j += 4) {
-      const int16_t* c0 = bm + j * ld;
-      const int16_t *c1 = c0 + ld, *c2 = c1 + ld, *c3 = c2 + ld;
-      __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+  for (int64_t j = 0; j < n4; j += 4) {
+    const int16_t* c0 = bm + j * ld;
+    const int16_t *c1 = c0 + ld, *c2 = c1 + ld, *c3 = c2 + ld;
+    for (int64_t i = 0; i < m; ++i) {
+      const int16_t* ar = a + i * k;
+      const uint8_t* ends = run_ends + i * (k / 16);
+      int64_t* o = out + i * ldo;
+      const __m256i zero = _mm256_setzero_si256();
+      __m256i s0 = zero, s1 = zero, s2 = zero, s3 = zero, p0 = zero, p1 = zero, p2 = zero, p3 = zero;
       for (int64_t r = 0; r < k16; r += 16) {
         const __m256i x = load(ar + r);
-        s0 = add_pairs_i64(s0, _mm256_madd_epi16(x, load(c0 + r)));
-        s1 = add_pairs_i64(s1, _mm256_madd_epi16(x, load(c1 + r)));
-        s2 = add_pairs_i64(s2, _mm256_madd_epi16(x, load(c2 + r)));
-        s3 = add_pairs_i64(s3, _mm256_madd_epi16(x, load(c3 + r)));
+        p0 = _mm256_add_epi32(p0, _mm256_madd_epi16(x, load(c0 + r)));
+        p1 = _mm256_add_epi32(p1, _mm256_madd_epi16(x, load(c1 + r)));
+        p2 = _mm256_add_epi32(p2, _mm256_madd_epi16(x, load(c2 + r)));
+        p3 = _mm256_add_epi32(p3, _mm256_madd_epi16(x, load(c3 + r)));
+        if (ends[r / 16]) {
+          s0 = add_pairs_i64(s0, p0), s1 = add_pairs_i64(s1, p1), s2 = add_pairs_i64(s2, p2), s3 = add_pairs_i64(s3, p3);
+          p0 = p1 = p2 = p3 = zero;
+        }
       }
       // [s0 lanes 0+1, s1 0+1, s0 2+3, s1 2+3] and the same for s2, s3; then the halves.
       const __m256i t01 = _mm256_add_epi64(_mm256_unpacklo_epi64(s0, s1), _mm256_unpackhi_epi64(s0, s1));
@@ -296,51 +306,129 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
         o[j + 3] += x * c3[r];
       }
     }
+  }
+  for (int64_t i = 0; i < m; ++i)
     for (int64_t j = n4; j < n; ++j) {
       const int16_t* col = bm + j * ld;
       int64_t sum = 0;
-      for (int64_t r = 0; r < k; ++r) sum += static_cast<int32_t>(ar[r]) * static_cast<int32_t>(col[r]);
-      o[j] = sum;
+      for (int64_t r = 0; r < k; ++r) sum += static_cast<int32_t>(a[i * k + r]) * static_cast<int32_t>(col[r]);
+      out[i * ldo + j] = sum;
     }
-  }
 }
 
-// Rows r and r + 1 of bm interleaved (vpunpck{l,h}wd) against the pair (a[r], a[r + 1]):
-// per 16 columns, four int64 accumulators hold columns 0–3, 8–11 (low unpack) and 4–7, 12–15
-// (high unpack), the order the unpacks leave them in.
+[[gnu::target("avx2")]] void widen_add_4(int64_t* o, __m128i sums) {
+  __m256i* p = reinterpret_cast<__m256i*>(o);
+  _mm256_storeu_si256(p, _mm256_add_epi64(_mm256_loadu_si256(p), _mm256_cvtepi32_epi64(sums)));
+}
+
+[[gnu::target("avx2")]] void widen_add_16(int64_t* o, __m256i lo, __m256i hi) {
+  widen_add_4(o, _mm256_castsi256_si128(lo));
+  widen_add_4(o + 4, _mm256_castsi256_si128(hi));
+  widen_add_4(o + 8, _mm256_extracti128_si256(lo, 1));
+  widen_add_4(o + 12, _mm256_extracti128_si256(hi, 1));
+}
+
+// Columns [j, j + 16) of M output rows (o, o + ldo, …): rows r and r + 1 of bm interleaved
+// (vpunpck{l,h}wd) once, against the pair (a[i, r], a[i, r + 1]) of each row i, each output
+// row in two int32 accumulators that are added into int64 sums where a run of any of the M
+// rows ends (ending a run early is always safe). The sums stay on this thread's stack until
+// the end: other threads write the neighbouring columns of o.
+template <int M>
+[[gnu::target("avx2")]] void rows_block_avx2(const int16_t* a, int64_t k, const int16_t* bm, int64_t ld, int64_t j,
+                                              const uint8_t* ends, int64_t* o, int64_t ldo) {
+  const int64_t k2 = k - k % 2, steps = k / 2;
+  alignas(32) int64_t sums[M][16] = {};
+  __m256i lo[M], hi[M];
+  for (int i = 0; i < M; ++i) lo[i] = hi[i] = _mm256_setzero_si256();
+  for (int64_t r = 0; r < k2; r += 2) {
+    const __m256i r0 = load(bm + r * ld + j), r1 = load(bm + (r + 1) * ld + j);
+    const __m256i low = _mm256_unpacklo_epi16(r0, r1), high = _mm256_unpackhi_epi16(r0, r1);
+    bool end = false;
+    for (int i = 0; i < M; ++i) {
+      const int16_t* ar = a + i * k;
+      const __m256i pair = _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(ar[r]) |
+                                                                  (static_cast<uint32_t>(static_cast<uint16_t>(ar[r + 1])) << 16)));
+      lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(low, pair));
+      hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(high, pair));
+      end |= ends[i * steps + r / 2] != 0;
+    }
+    if (end) {
+      for (int i = 0; i < M; ++i) {
+        widen_add_16(sums[i], lo[i], hi[i]);
+        lo[i] = hi[i] = _mm256_setzero_si256();
+      }
+    }
+  }
+  for (int i = 0; i < M; ++i) std::copy_n(sums[i], 16, o + i * ldo + j);
+}
+
+// out[i, j] = Σ_r a[i, r]·bm[r·ld + j]: 16 columns of up to four rows of a at a time, then
+// the last columns one by one. A step is one pair of rows of bm; run_ends has k / 2 entries
+// per row of a.
 [[gnu::target("avx2")]] void matmul_rows_i16_avx2(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k,
-                                                   int64_t n, int64_t* out, int64_t ldo) {
-  const int64_t n16 = n - n % 16, k2 = k - k % 2;
+                                                   int64_t n, int64_t* out, int64_t ldo, const uint8_t* run_ends) {
+  const int64_t n16 = n - n % 16, k2 = k - k % 2, steps = k / 2;
+  for (int64_t i0 = 0; i0 < m; i0 += 4) {
+    const int16_t* ai = a + i0 * k;
+    const uint8_t* ends = run_ends + i0 * steps;
+    int64_t* o = out + i0 * ldo;
+    for (int64_t j = 0; j < n16; j += 16) {
+      switch (std::min<int64_t>(4, m - i0)) {
+        case 1: rows_block_avx2<1>(ai, k, bm, ld, j, ends, o, ldo); break;
+        case 2: rows_block_avx2<2>(ai, k, bm, ld, j, ends, o, ldo); break;
+        case 3: rows_block_avx2<3>(ai, k, bm, ld, j, ends, o, ldo); break;
+        default: rows_block_avx2<4>(ai, k, bm, ld, j, ends, o, ldo); break;
+      }
+    }
+  }
   for (int64_t i = 0; i < m; ++i) {
     const int16_t* ar = a + i * k;
     int64_t* o = out + i * ldo;
-    for (int64_t j = 0; j < n16; j += 16) {
-      __m256i c0 = _mm256_setzero_si256(), c8 = c0, c4 = c0, c12 = c0;
-      for (int64_t r = 0; r < k2; r += 2) {
-        const __m256i pair = _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(ar[r]) |
-                                                                    (static_cast<uint32_t>(static_cast<uint16_t>(ar[r + 1])) << 16)));
-        const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bm + r * ld + j));
-        const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bm + (r + 1) * ld + j));
-        const __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(r0, r1), pair);
-        const __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(r0, r1), pair);
-        c0 = _mm256_add_epi64(c0, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(lo)));
-        c8 = _mm256_add_epi64(c8, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(lo, 1)));
-        c4 = _mm256_add_epi64(c4, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(hi)));
-        c12 = _mm256_add_epi64(c12, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(hi, 1)));
-      }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j), c0);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j + 4), c4);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j + 8), c8);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + j + 12), c12);
-      if (k2 < k)
-        for (int64_t jj = j; jj < j + 16; ++jj) o[jj] += static_cast<int32_t>(ar[k2]) * static_cast<int32_t>(bm[k2 * ld + jj]);
-    }
+    if (k2 < k)
+      for (int64_t j = 0; j < n16; ++j) o[j] += static_cast<int32_t>(ar[k2]) * static_cast<int32_t>(bm[k2 * ld + j]);
     for (int64_t j = n16; j < n; ++j) {
       int64_t sum = 0;
       for (int64_t r = 0; r < k; ++r) sum += static_cast<int32_t>(ar[r]) * static_cast<int32_t>(bm[r * ld + j]);
       o[j] = sum;
     }
   }
+}
+
+// Where the int32 runs of the AVX2 kernels end, for each of `rows` rows of a ([rows, k], no
+// −32768): a step covers `step` terms, lane l of which adds a[2l]·b + a[2l + 1]·b. With
+// |b| <= 2^15 a lane gains at most (|a[2l]| + |a[2l + 1]|)·2^15 per step, so a run is kept
+// while the sum over its steps of the largest such |a| pair stays <= 65535
+// (65535·2^15 <= INT32_MAX): no int32 partial sum can then overflow, whatever B holds.
+// Decode attention's probabilities (a few thousand in all) fit one run per row.
+std::unique_ptr<uint8_t[]> int32_runs(const int16_t* a, int64_t rows, int64_t k, int64_t step) {
+  constexpr int64_t kRunLimit = INT32_MAX >> 15;  // 65535
+  const int64_t steps = k / step;
+  auto ends = std::make_unique<uint8_t[]>(static_cast<size_t>(std::max<int64_t>(rows * steps, 1)));
+  for (int64_t i = 0; i < rows; ++i) {
+    // A step's widest lane is at most the step's Σ|a|: a row whose Σ|a| is within the limit
+    // is one run (the common case, and a loop g++ vectorises).
+    int64_t total = 0;
+    for (int64_t r = 0; r < steps * step; ++r) {
+      const int32_t v = a[i * k + r];
+      total += v < 0 ? -v : v;
+    }
+    if (total > kRunLimit) {
+      int64_t run = 0;
+      for (int64_t s = 0; s < steps; ++s) {
+        const int16_t* t = a + i * k + s * step;
+        int64_t widest = 0;
+        for (int64_t l = 0; l < step; l += 2)
+          widest = std::max<int64_t>(widest, std::abs(int32_t{t[l]}) + std::abs(int32_t{t[l + 1]}));
+        if (s > 0 && run + widest > kRunLimit) {
+          ends[static_cast<size_t>(i * steps + s - 1)] = 1;
+          run = 0;
+        }
+        run += widest;
+      }
+    }
+    if (steps > 0) ends[static_cast<size_t>(i * steps + steps - 1)] = 1;
+  }
+  return ends;
 }
 
 bool has_avx2() {
@@ -355,20 +443,20 @@ bool holds_int16_min(const int16_t* a, int64_t n) {
 }
 #endif
 
-// The few-row kernels over columns [j0, j1) of out ([m, n]): AVX2 when `pairs` (the CPU has
-// it and a holds no −32768), else portable.
+// The few-row kernels over columns [j0, j1) of out ([m, n]): AVX2 when given the int32 runs
+// of a (the CPU has AVX2 and a holds no −32768), else portable.
 void matmul_rows_i16(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k, int64_t n, int64_t j0,
-                     int64_t j1, int64_t* out, bool pairs) {
+                     int64_t j1, int64_t* out, const uint8_t* run_ends) {
 #ifdef L2N_X86_KERNELS
-  if (pairs) return matmul_rows_i16_avx2(a, bm + j0, ld, m, k, j1 - j0, out + j0, n);
+  if (run_ends) return matmul_rows_i16_avx2(a, bm + j0, ld, m, k, j1 - j0, out + j0, n, run_ends);
 #endif
   matmul_rows_i16_portable(a, bm + j0, ld, m, k, j1 - j0, out + j0, n);
 }
 
 void matmul_dots_i16(const int16_t* a, const int16_t* bm, int64_t ld, int64_t m, int64_t k, int64_t n, int64_t j0,
-                     int64_t j1, int64_t* out, bool pairs) {
+                     int64_t j1, int64_t* out, const uint8_t* run_ends) {
 #ifdef L2N_X86_KERNELS
-  if (pairs) return matmul_dots_i16_avx2(a, bm + j0 * ld, ld, m, k, j1 - j0, out + j0, n);
+  if (run_ends) return matmul_dots_i16_avx2(a, bm + j0 * ld, ld, m, k, j1 - j0, out + j0, n, run_ends);
 #endif
   matmul_dots_i16_portable(a, bm + j0 * ld, ld, m, k, j1 - j0, out + j0, n);
 }
@@ -491,11 +579,11 @@ void matmul_i16(const int16_t* a, const StridedI16& bm, int64_t batch, int64_t m
     }
     // Tasks are (matrix, block of columns), so that a few KV heads still keep every thread
     // busy; each output element has one owner.
-    bool pairs = false;
-#ifdef L2N_X86_KERNELS
-    pairs = has_avx2() && !holds_int16_min(a, batch * m * k);
-#endif
     const bool rows = bm.col_stride == 1;
+    std::unique_ptr<uint8_t[]> runs;
+#ifdef L2N_X86_KERNELS
+    if (has_avx2() && !holds_int16_min(a, batch * m * k)) runs = int32_runs(a, batch * m, k, rows ? 2 : 16);
+#endif
     const int64_t width = rows ? 16 : 64;
     const int64_t blocks = (n + width - 1) / width, tasks = batch * blocks;
     const bool parallel = tasks > 1 && batch * m * k * n >= kParallelWork;
@@ -503,8 +591,9 @@ void matmul_i16(const int16_t* a, const StridedI16& bm, int64_t batch, int64_t m
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t b = t / blocks, j0 = (t % blocks) * width, j1 = std::min(n, j0 + width);
       const int16_t* bb = bm.data + b * bm.batch_stride;
-      if (rows) matmul_rows_i16(a + b * m * k, bb, bm.row_stride, m, k, n, j0, j1, out + b * m * n, pairs);
-      else matmul_dots_i16(a + b * m * k, bb, bm.col_stride, m, k, n, j0, j1, out + b * m * n, pairs);
+      const uint8_t* run_ends = runs ? runs.get() + b * m * (k / (rows ? 2 : 16)) : nullptr;
+      if (rows) matmul_rows_i16(a + b * m * k, bb, bm.row_stride, m, k, n, j0, j1, out + b * m * n, run_ends);
+      else matmul_dots_i16(a + b * m * k, bb, bm.col_stride, m, k, n, j0, j1, out + b * m * n, run_ends);
     }
     return;
   }
