@@ -276,6 +276,11 @@ void gemv_x16_w8(const int16_t* x, int32_t max_abs_x, const int8_t* w, int64_t r
   for (int64_t j = 0; j < n4; j += 4) {
     const int16_t* c0 = bm + j * ld;
     const int16_t *c1 = c0 + ld, *c2 = c1 + ld, *c3 = c2 + ld;
+    // The columns two groups ahead: in a KV cache they are a stride apart, which the hardware
+    // prefetchers stop following at every page boundary.
+    if (j + 12 <= n)
+      for (int64_t c = j + 8; c < j + 12; ++c)
+        for (int64_t off = 0; off < k; off += 32) _mm_prefetch(reinterpret_cast<const char*>(bm + c * ld + off), _MM_HINT_T0);
     for (int64_t i = 0; i < m; ++i) {
       const int16_t* ar = a + i * k;
       const uint8_t* ends = run_ends + i * (k / 16);
@@ -341,16 +346,25 @@ template <int M>
   __m256i lo[M], hi[M];
   for (int i = 0; i < M; ++i) lo[i] = hi[i] = _mm256_setzero_si256();
   for (int64_t r = 0; r < k2; r += 2) {
-    const __m256i r0 = load(bm + r * ld + j), r1 = load(bm + (r + 1) * ld + j);
-    const __m256i low = _mm256_unpacklo_epi16(r0, r1), high = _mm256_unpackhi_epi16(r0, r1);
+    uint32_t pairs[M];
+    uint32_t any = 0;
     bool end = false;
     for (int i = 0; i < M; ++i) {
       const int16_t* ar = a + i * k;
-      const __m256i pair = _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint16_t>(ar[r]) |
-                                                                  (static_cast<uint32_t>(static_cast<uint16_t>(ar[r + 1])) << 16)));
-      lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(low, pair));
-      hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(high, pair));
+      pairs[i] = static_cast<uint16_t>(ar[r]) | (static_cast<uint32_t>(static_cast<uint16_t>(ar[r + 1])) << 16);
+      any |= pairs[i];
       end |= ends[i * steps + r / 2] != 0;
+    }
+    // Rows of bm that every row of a multiplies by zero add nothing: decode attention's
+    // probabilities are zero at every masked position, so most of the V cache is not read.
+    if (any) {
+      const __m256i r0 = load(bm + r * ld + j), r1 = load(bm + (r + 1) * ld + j);
+      const __m256i low = _mm256_unpacklo_epi16(r0, r1), high = _mm256_unpackhi_epi16(r0, r1);
+      for (int i = 0; i < M; ++i) {
+        const __m256i pair = _mm256_set1_epi32(static_cast<int32_t>(pairs[i]));
+        lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(low, pair));
+        hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(high, pair));
+      }
     }
     if (end) {
       for (int i = 0; i < M; ++i) {
