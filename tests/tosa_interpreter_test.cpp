@@ -169,6 +169,40 @@ TEST(TosaInterpreter, RescaleUnsignedInput) {
   EXPECT_EQ(ints(run(g, {{"x", val(DType::INT8, {3}, {-56, 0, 127})}}).at("y")), (V{72, -128, -1}));
 }
 
+TEST(TosaInterpreter, RescaleWithConstantParametersIsTheSameOnEveryRunAndKeepsItsErrors) {
+  // A RESCALE whose parameters are constants checks and lays them out on its first run and
+  // reuses that (a decode step runs each one once per token): every run must still give what
+  // the per-element rescale() gives, and a bad parameter must fail every run, not only the first.
+  const V mult = {20000, 16384, 30001}, shift = {20, 21, 40};
+  const auto g = rescale_graph(DType::INT48, DType::INT16, RescaleAttr{false, RoundingMode::SINGLE_ROUND, true, false, false},
+                               {2, 3}, mult, shift, 0, 0);
+  const Interpreter interp(read_tosa(write_tosa(g)));
+  const q::RescaleAttrs a{q::QDType::I48, q::QDType::I16, false, q::RoundingMode::Single, 0, 0};
+  for (const V& x : {V{1, -2, 3, 1 << 20, -(1 << 25), int64_t{1} << 40}, V{0, 0, 0, 0, 0, 0},
+                     V{-(int64_t{1} << 30), 7, -7, 123456789, -987654321, 5}}) {
+    const V got = ints(interp.run({{"x", val(DType::INT48, {2, 3}, x)}}).at("y"));
+    for (size_t i = 0; i < x.size(); ++i) {
+      const q::ScaleMultiplier m{static_cast<int32_t>(mult[i % 3]), static_cast<int8_t>(shift[i % 3])};
+      EXPECT_EQ(got[i], q::rescale(x[i], m, a)) << i;
+    }
+  }
+  const auto bad_shift = rescale_graph(DType::INT32, DType::INT16, RescaleAttr{true, RoundingMode::SINGLE_ROUND, true, false, false},
+                                       {2}, {1 << 30, 1 << 30}, {30, 70}, 0, 0);
+  const Interpreter bad(read_tosa(write_tosa(bad_shift)));
+  for (int attempt = 0; attempt < 2; ++attempt)
+    EXPECT_THROW(
+        {
+          try {
+            bad.run({{"x", val(DType::INT32, {2}, {1, 2})}});
+          } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("shift 70"), std::string::npos) << e.what();
+            throw;
+          }
+        },
+        Error)
+        << "attempt " << attempt;
+}
+
 // --- errors name the operator ---
 
 void expect_op_error(const TosaGraph& g, const ValueMap& inputs, const std::string& op, const std::string& detail) {

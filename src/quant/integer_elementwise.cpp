@@ -310,9 +310,27 @@ L2N_RESCALE_KERNELS(int32_t)
 
 }  // namespace
 
-template <typename In, typename Out>
-void rescale_tensor(const In* x, Out* out, int64_t n, std::span<const ScaleMultiplier> m, const RescaleAttrs& a) {
+struct RescalePlan::Channels {
+  std::unique_ptr<Scale32Channels> scale32;
+  std::unique_ptr<Scale16Channels> scale16;
+};
+
+RescalePlan::RescalePlan(std::span<const ScaleMultiplier> m, const RescaleAttrs& a)
+    : multipliers_(m.begin(), m.end()), attrs_(a) {
   validate_rescale(a, m);
+  if (m.size() == 1) return;
+  auto channels = std::make_unique<Channels>();
+  if (a.scale32) channels->scale32 = std::make_unique<Scale32Channels>(m, a.rounding == RoundingMode::Double);
+  else channels->scale16 = std::make_unique<Scale16Channels>(m);
+  channels_ = std::move(channels);
+}
+
+RescalePlan::~RescalePlan() = default;
+
+template <typename In, typename Out>
+void RescalePlan::run(const In* x, Out* out, int64_t n) const {
+  const RescaleAttrs& a = attrs_;
+  const std::span<const ScaleMultiplier> m(multipliers_);
   const int64_t channels = static_cast<int64_t>(m.size());
   auto reference = [&] {
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<Out>(rescale(x[i], m[static_cast<size_t>(i % channels)], a));
@@ -339,7 +357,7 @@ void rescale_tensor(const In* x, Out* out, int64_t n, std::span<const ScaleMulti
           return scale32_uniform(x + begin, out + begin, end - begin, m[0], e, double_round);
         });
       } else {
-        const Scale32Channels k(m, double_round);
+        const Scale32Channels& k = *channels_->scale32;
         bad = over_chunks(
             n,
             [&](int64_t begin, int64_t end) {
@@ -355,7 +373,7 @@ void rescale_tensor(const In* x, Out* out, int64_t n, std::span<const ScaleMulti
     bad = over_chunks(
         n, [&](int64_t begin, int64_t end) { return scale16_uniform(x + begin, out + begin, end - begin, m[0], e); });
   } else {
-    const Scale16Channels k(m);
+    const Scale16Channels& k = *channels_->scale16;
     bad = over_chunks(
         n,
         [&](int64_t begin, int64_t end) {
@@ -366,8 +384,14 @@ void rescale_tensor(const In* x, Out* out, int64_t n, std::span<const ScaleMulti
   if (bad) reference();
 }
 
-#define L2N_RESCALE_INSTANCE(In, Out) \
-  template void rescale_tensor<In, Out>(const In*, Out*, int64_t, std::span<const ScaleMultiplier>, const RescaleAttrs&);
+template <typename In, typename Out>
+void rescale_tensor(const In* x, Out* out, int64_t n, std::span<const ScaleMultiplier> m, const RescaleAttrs& a) {
+  RescalePlan(m, a).run(x, out, n);
+}
+
+#define L2N_RESCALE_INSTANCE(In, Out)                                                                                \
+  template void rescale_tensor<In, Out>(const In*, Out*, int64_t, std::span<const ScaleMultiplier>, const RescaleAttrs&); \
+  template void RescalePlan::run<In, Out>(const In*, Out*, int64_t) const;
 #define L2N_RESCALE_INSTANCES(In) \
   L2N_RESCALE_INSTANCE(In, int8_t) L2N_RESCALE_INSTANCE(In, int16_t) L2N_RESCALE_INSTANCE(In, int32_t)
 L2N_RESCALE_INSTANCES(int8_t)

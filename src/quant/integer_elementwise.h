@@ -14,7 +14,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <vector>
 
 #include "quant/integer_ops.h"
 
@@ -24,6 +26,29 @@ namespace l2n::quant {
 // along the innermost axis). Calls validate_rescale first. `a.in_dtype`/`a.out_dtype` must match In/Out (int48 is held in int64_t).
 template <typename In, typename Out>
 void rescale_tensor(const In* x, Out* out, int64_t n, std::span<const ScaleMultiplier> m, const RescaleAttrs& a);
+
+// rescale_tensor split in two for a caller that applies the same multipliers and attributes
+// to many tensors (a decode step per token): the constructor runs validate_rescale (throwing
+// what it throws) and lays out the per-channel constants once; run() then equals
+// rescale_tensor(x, out, n, m, a) bit for bit. Immutable: run() may be called concurrently.
+class RescalePlan {
+ public:
+  RescalePlan(std::span<const ScaleMultiplier> m, const RescaleAttrs& a);
+  ~RescalePlan();
+  RescalePlan(const RescalePlan&) = delete;
+  RescalePlan& operator=(const RescalePlan&) = delete;
+
+  const RescaleAttrs& attrs() const { return attrs_; }
+  int64_t channels() const { return static_cast<int64_t>(multipliers_.size()); }
+  template <typename In, typename Out>
+  void run(const In* x, Out* out, int64_t n) const;
+
+ private:
+  struct Channels;
+  std::vector<ScaleMultiplier> multipliers_;
+  RescaleAttrs attrs_;
+  std::unique_ptr<const Channels> channels_;  // null for one channel
+};
 
 // out[i] = lookup_i8(x[i], table) / lookup_i16(x[i], table).
 void table_i8_tensor(const int8_t* x, int8_t* out, int64_t n, const TableI8& table);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <numeric>
 #include <unordered_map>
 
@@ -192,6 +193,8 @@ struct Args {
   // Operand 0 when this operator reads it last: the operator may move it out and reuse its
   // buffer if that buffer is shared with no one (Tensor::sole_owner).
   TosaValue* first_input_to_take = nullptr;
+  // A RESCALE whose parameters are constants keeps its checked plan here across runs.
+  RescaleCache* rescale_cache = nullptr;
   DType out_type() const { return out->type; }
   const TosaValue& operator[](size_t i) const { return *in[i]; }
 
@@ -340,7 +343,7 @@ TosaValue op_float_unary(const Args& a) {
     TosaValue r = a.alloc(DType::INT32, shape_of(x));
     const int32_t* p = ptr<int32_t>(x);
     int32_t* o = mptr<int32_t>(r);
-    for (int64_t i = 0; i < numel(x); ++i) {
+    for (int64_t i = 0, end = numel(x); i < end; ++i) {
       if (p[i] == INT32_MIN) fail("REQUIRE: ABS of the int32 minimum does not fit int32");
       o[i] = p[i] < 0 ? -p[i] : p[i];
     }
@@ -350,7 +353,7 @@ TosaValue op_float_unary(const Args& a) {
   TosaValue r = a.alloc(DType::FP32, shape_of(x));
   const float* p = ptr<float>(x);
   float* o = mptr<float>(r);
-  for (int64_t i = 0; i < numel(x); ++i) {
+  for (int64_t i = 0, end = numel(x); i < end; ++i) {
     const float v = p[i];
     switch (op) {
       case Op::EXP: o[i] = std::exp(v); break;
@@ -385,7 +388,7 @@ TosaValue op_clamp(const Args& a) {
       if (hi < lo) fail("ERROR_IF: max_val {} < min_val {}", hi, lo);
       const T* p = ptr<T>(x);
       T* o = mptr<T>(r);
-      for (int64_t i = 0; i < numel(x); ++i) {
+      for (int64_t i = 0, end = numel(x); i < end; ++i) {
         if constexpr (std::is_same_v<T, float>) {
           if (std::isnan(p[i])) {
             o[i] = attr.nan_mode == NanMode::IGNORE ? lo : p[i];
@@ -436,6 +439,71 @@ std::optional<q::QDType> qdtype(DType t) {
   }
 }
 
+// The constant operands of a RESCALE (multiplier, shift, zero points), checked.
+struct RescaleParams {
+  int64_t in_zp = 0, out_zp = 0;
+  std::vector<q::ScaleMultiplier> ms;
+};
+
+RescaleParams rescale_params(const Args& a, const RescaleAttr& attr, int64_t nc) {
+  const TosaValue& mult = a[1];
+  const TosaValue& shift = a[2];
+  require_type(mult, attr.scale32 ? DType::INT32 : DType::INT16, "multiplier (INT32 when scale32, else INT16)");
+  require_type(shift, DType::INT8, "shift");
+  require_shape(mult, {nc}, "multiplier");
+  require_shape(shift, {nc}, "shift");
+  RescaleParams p;
+  p.in_zp = zero_point(a[3], a[0].type, "input_zp");
+  p.out_zp = zero_point(a[4], a.out_type(), "output_zp");
+  p.ms.resize(static_cast<size_t>(nc));
+  const int8_t* shifts = ptr<int8_t>(shift);
+  for (int64_t c = 0; c < nc; ++c)  // typed reads: the head's RESCALE has one channel per vocabulary entry
+    p.ms[static_cast<size_t>(c)] = {attr.scale32 ? ptr<int32_t>(mult)[c] : int32_t{ptr<int16_t>(mult)[c]}, shifts[c]};
+  for (const auto& m : p.ms)
+    if (m.shift < 2 || m.shift > 62 || m.multiplier < 0)
+      fail("REQUIRE: multiplier {} >= 0 and 2 <= shift {} <= 62", m.multiplier, static_cast<int>(m.shift));
+  return p;
+}
+
+// The signed RESCALE's plan: every check of its parameters, and their per-channel layout.
+std::shared_ptr<const q::RescalePlan> make_rescale_plan(const Args& a, const RescaleAttr& attr, int64_t nc) {
+  const DType in_t = a[0].type, out_t = a.out_type();
+  const RescaleParams p = rescale_params(a, attr, nc);
+  // validate_rescale (in the plan) holds the ERROR_IF rules of the signed case (zero points
+  // only on int8, scale32 with int48, DOUBLE_ROUND without scale32).
+  if ((in_t != DType::INT8 && p.in_zp != 0) || (out_t != DType::INT8 && p.out_zp != 0))
+    fail("ERROR_IF: zero points must be 0 except on int8 (input_zp {}, output_zp {})", p.in_zp, p.out_zp);
+  const q::RescaleAttrs qa{*qdtype(in_t), *qdtype(out_t), attr.scale32,
+                           attr.rounding_mode == RoundingMode::DOUBLE_ROUND ? q::RoundingMode::Double
+                                                                             : q::RoundingMode::Single,
+                           static_cast<int32_t>(p.in_zp), static_cast<int32_t>(p.out_zp)};
+  return std::make_shared<const q::RescalePlan>(p.ms, qa);
+}
+
+}  // namespace
+
+// The plan of one RESCALE whose parameters are constants: made by its first run, reused
+// while the input type, output type and channel count are those it was made for. run() is
+// const and may run on several threads, hence the lock (held once per operator call).
+struct RescaleCache {
+  std::mutex mutex;
+  std::shared_ptr<const q::RescalePlan> plan;
+  DType in = DType::UNKNOWN, out = DType::UNKNOWN;
+  int64_t channels = 0;
+
+  template <typename Make>
+  std::shared_ptr<const q::RescalePlan> get(DType in_t, DType out_t, int64_t nc, Make make) {
+    const std::lock_guard lock(mutex);
+    if (!plan || in != in_t || out != out_t || channels != nc) {
+      plan = make();  // throws what an uncached RESCALE throws, and then caches nothing
+      in = in_t, out = out_t, channels = nc;
+    }
+    return plan;
+  }
+};
+
+namespace {
+
 TosaValue op_rescale(const Args& a) {
   expect_inputs(a, 5);
   const auto& attr = std::get<RescaleAttr>(a.op.attribute);
@@ -449,24 +517,30 @@ TosaValue op_rescale(const Args& a) {
     fail("rounding_mode INEXACT_ROUND has no exact result; this interpreter only computes bit-exact ones");
   if (attr.per_channel && x.tensor.rank() < 1) fail("ERROR_IF: per_channel needs an input of rank >= 1");
   const int64_t nc = attr.per_channel ? shape_of(x).back() : 1;
-  const TosaValue& mult = a[1];
-  const TosaValue& shift = a[2];
-  require_type(mult, attr.scale32 ? DType::INT32 : DType::INT16, "multiplier (INT32 when scale32, else INT16)");
-  require_type(shift, DType::INT8, "shift");
-  require_shape(mult, {nc}, "multiplier");
-  require_shape(shift, {nc}, "shift");
-  const int64_t in_zp = zero_point(a[3], in_t, "input_zp");
-  const int64_t out_zp = zero_point(a[4], out_t, "output_zp");
-  std::vector<q::ScaleMultiplier> ms(static_cast<size_t>(nc));
-  const int8_t* shifts = ptr<int8_t>(shift);
-  for (int64_t c = 0; c < nc; ++c)  // typed reads: the head's RESCALE has one channel per vocabulary entry
-    ms[static_cast<size_t>(c)] = {attr.scale32 ? ptr<int32_t>(mult)[c] : int32_t{ptr<int16_t>(mult)[c]}, shifts[c]};
-  for (const auto& m : ms)
-    if (m.shift < 2 || m.shift > 62 || m.multiplier < 0)
-      fail("REQUIRE: multiplier {} >= 0 and 2 <= shift {} <= 62", m.multiplier, static_cast<int>(m.shift));
-
-  TosaValue r = a.alloc(out_t, shape_of(x));
   const int64_t n = numel(x);
+
+  if (!attr.input_unsigned && !attr.output_unsigned) {
+    auto make = [&] { return make_rescale_plan(a, attr, nc); };
+    const std::shared_ptr<const q::RescalePlan> plan = a.rescale_cache ? a.rescale_cache->get(in_t, out_t, nc, make) : make();
+    TosaValue r = a.alloc(out_t, shape_of(x));
+    // The plan runs per storage type with the channel constants hoisted (channel = i % nc,
+    // the innermost axis; nc is 1 unless per_channel).
+    dispatch(in_t, [&]<typename I>() {
+      dispatch(out_t, [&]<typename O>() {
+        if constexpr (std::is_integral_v<I> && !std::is_same_v<I, uint8_t> && std::is_integral_v<O> &&
+                      !std::is_same_v<O, uint8_t> && !std::is_same_v<O, int64_t>)
+          plan->run(ptr<I>(x), mptr<O>(r), n);
+        else
+          fail("internal: RESCALE from {} to {}", dtype_name(in_t), dtype_name(out_t));
+      });
+    });
+    return r;
+  }
+
+  const RescaleParams params = rescale_params(a, attr, nc);
+  const int64_t in_zp = params.in_zp, out_zp = params.out_zp;
+  const std::vector<q::ScaleMultiplier>& ms = params.ms;
+  TosaValue r = a.alloc(out_t, shape_of(x));
   auto store = [&](int64_t i, int64_t v) {
     switch (out_t) {
       case DType::INT8: mptr<int8_t>(r)[i] = static_cast<int8_t>(v); break;
@@ -474,29 +548,6 @@ TosaValue op_rescale(const Args& a) {
       default: mptr<int32_t>(r)[i] = static_cast<int32_t>(v); break;
     }
   };
-
-  if (!attr.input_unsigned && !attr.output_unsigned) {
-    const q::RescaleAttrs qa{*in_q, *out_q, attr.scale32,
-                             attr.rounding_mode == RoundingMode::DOUBLE_ROUND ? q::RoundingMode::Double
-                                                                               : q::RoundingMode::Single,
-                             static_cast<int32_t>(in_zp), static_cast<int32_t>(out_zp)};
-    // validate_rescale holds the ERROR_IF rules of the signed case (zero points only on
-    // int8, scale32 with int48, DOUBLE_ROUND without scale32).
-    if ((in_t != DType::INT8 && in_zp != 0) || (out_t != DType::INT8 && out_zp != 0))
-      fail("ERROR_IF: zero points must be 0 except on int8 (input_zp {}, output_zp {})", in_zp, out_zp);
-    // rescale_tensor validates once, then runs per storage type with the channel constants
-    // hoisted (channel = i % nc, the innermost axis; nc is 1 unless per_channel).
-    dispatch(in_t, [&]<typename I>() {
-      dispatch(out_t, [&]<typename O>() {
-        if constexpr (std::is_integral_v<I> && !std::is_same_v<I, uint8_t> && std::is_integral_v<O> &&
-                      !std::is_same_v<O, uint8_t> && !std::is_same_v<O, int64_t>)
-          q::rescale_tensor(ptr<I>(x), mptr<O>(r), n, std::span<const q::ScaleMultiplier>(ms), qa);
-        else
-          fail("internal: RESCALE from {} to {}", dtype_name(in_t), dtype_name(out_t));
-      });
-    });
-    return r;
-  }
 
   // Unsigned input or output (uint8 / uint16 carried in int8 / int16 tensors).
   if (attr.input_unsigned && attr.output_unsigned) fail("ERROR_IF: input and output cannot both be unsigned");
@@ -701,7 +752,7 @@ TosaValue matmul(const Args& a, const MatmulB& B) {
     int64_t* o = mptr<int64_t>(r);
     const q::StridedI16 b{ptr<int16_t>(B.value), B.strides[0], B.strides[1], B.strides[2]};
     q::matmul_i16(ptr<int16_t>(A), b, N, H, C, W, o);
-    for (int64_t i = 0; i < numel(r); ++i) q::require_i48(o[i], "MATMUL");  // the int48 result TOSA stores
+    for (int64_t i = 0, end = numel(r); i < end; ++i) q::require_i48(o[i], "MATMUL");  // the int48 result TOSA stores
     return r;
   }
   fail("ERROR_IF: MATMUL of {} is not supported (i8, i16, fp32)", dtype_name(A.type));
@@ -975,7 +1026,7 @@ TosaValue op_negate(const Args& a) {
   if (x.type == DType::FP32) {
     const float* p = ptr<float>(x);
     float* o = mptr<float>(r);
-    for (int64_t i = 0; i < numel(x); ++i) o[i] = -p[i];
+    for (int64_t i = 0, end = numel(x); i < end; ++i) o[i] = -p[i];
     return r;
   }
   if (x.type != DType::INT8 && x.type != DType::INT16 && x.type != DType::INT32)
@@ -988,7 +1039,7 @@ TosaValue op_negate(const Args& a) {
     if constexpr (std::is_same_v<T, int8_t> || std::is_same_v<T, int16_t> || std::is_same_v<T, int32_t>) {
       const T* p = ptr<T>(x);
       T* o = mptr<T>(r);
-      for (int64_t i = 0; i < numel(x); ++i) {
+      for (int64_t i = 0, end = numel(x); i < end; ++i) {
         const int64_t v = -(static_cast<int64_t>(p[i]) - in_zp);
         if (v < INT32_MIN || v > INT32_MAX) fail("REQUIRE: NEGATE result {} does not fit int32", v);
         o[i] = static_cast<T>(std::clamp<int64_t>(v + out_zp, std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
@@ -1160,6 +1211,15 @@ Interpreter::Interpreter(TosaGraph graph) : graph_(std::move(graph)) {
   for (const uint32_t out : output_slots_) last_reader[out] = -1;
   for (uint32_t slot = 0; slot < slot_count_; ++slot)
     if (last_reader[slot] >= 0) operators_[static_cast<size_t>(last_reader[slot])].release_after.push_back(slot);
+  std::vector<bool> constant(slot_count_, false);
+  for (size_t i = 0; i < operators_.size(); ++i)
+    if (b.operators[i].op == Op::CONST || b.operators[i].op == Op::CONST_SHAPE) constant[operators_[i].output] = true;
+  for (size_t i = 0; i < operators_.size(); ++i) {
+    OperatorSlots& slots = operators_[i];
+    if (b.operators[i].op == Op::RESCALE && slots.inputs.size() == 5 &&
+        std::all_of(slots.inputs.begin() + 1, slots.inputs.end(), [&](uint32_t in) { return constant[in]; }))
+      slots.rescale_cache = std::make_shared<RescaleCache>();
+  }
   for (size_t i = 0; i < operators_.size(); ++i) {
     OperatorSlots& slots = operators_[i];
     if (b.operators[i].op != Op::SCATTER || slots.inputs.empty()) continue;
@@ -1234,6 +1294,7 @@ ValueMap Interpreter::run(ValueMap inputs) const {
         args.in.reserve(slots.inputs.size());
         for (const uint32_t in : slots.inputs) args.in.push_back(&values[in]);
         if (slots.may_take_first_input) args.first_input_to_take = &values[slots.inputs[0]];
+        args.rescale_cache = slots.rescale_cache.get();
         TosaValue result;
         if (slots.b_transpose >= 0) {
           const OperatorSlots& transpose = operators_[static_cast<size_t>(slots.b_transpose)];

@@ -26,6 +26,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct TosaValue {
   Tensor tensor;  // dtype value_storage(type)
 };
 using ValueMap = std::map<std::string, TosaValue>;
+
+struct RescaleCache;  // interpreter.cpp: a RESCALE's checked parameters, kept across runs
 
 class Interpreter {
  public:
@@ -71,6 +74,9 @@ class Interpreter {
     // A SCATTER that is the last reader of its values_in (and reads it once) may write into
     // that buffer when no one else holds it.
     bool may_take_first_input = false;
+    // A RESCALE whose multiplier, shift and zero points are constants checks them and lays
+    // them out once, on its first run, instead of on every run.
+    std::shared_ptr<RescaleCache> rescale_cache;
   };
 
   void read_transposes_in_place(const std::function<const TosaTensor*(const std::string&)>& find_tensor);
