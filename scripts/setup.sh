@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev
   libflatbuffers-dev flatbuffers-compiler zlib1g-dev
-  libpcre2-dev libopenblas-dev libsentencepiece-dev libjemalloc-dev jq time
+  libpcre2-dev libopenblas-dev libsentencepiece-dev jq time
 )
 if [ "${1:-}" = fuzz ]; then
   # clang 14 (Debian 12; `clang` gives clang++): libclang-rt-14-dev has libFuzzer and the ASan/UBSan runtimes,
