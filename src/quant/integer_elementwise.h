@@ -38,8 +38,6 @@ class RescalePlan {
   RescalePlan(const RescalePlan&) = delete;
   RescalePlan& operator=(const RescalePlan&) = delete;
 
-  const RescaleAttrs& attrs() const { return attrs_; }
-  int64_t channels() const { return static_cast<int64_t>(multipliers_.size()); }
   template <typename In, typename Out>
   void run(const In* x, Out* out, int64_t n) const;
 

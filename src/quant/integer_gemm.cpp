@@ -594,9 +594,10 @@ void matmul_i16(const int16_t* a, const StridedI16& bm, int64_t batch, int64_t m
     // Tasks are (matrix, block of columns), so that a few KV heads still keep every thread
     // busy; each output element has one owner.
     const bool rows = bm.col_stride == 1;
+    const int64_t step = rows ? 2 : 16;  // terms per int32 run step of the row / dot kernel
     std::unique_ptr<uint8_t[]> runs;
 #ifdef L2N_X86_KERNELS
-    if (has_avx2() && !holds_int16_min(a, batch * m * k)) runs = int32_runs(a, batch * m, k, rows ? 2 : 16);
+    if (has_avx2() && !holds_int16_min(a, batch * m * k)) runs = int32_runs(a, batch * m, k, step);
 #endif
     const int64_t width = rows ? 16 : 64;
     const int64_t blocks = (n + width - 1) / width, tasks = batch * blocks;
@@ -605,7 +606,7 @@ void matmul_i16(const int16_t* a, const StridedI16& bm, int64_t batch, int64_t m
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t b = t / blocks, j0 = (t % blocks) * width, j1 = std::min(n, j0 + width);
       const int16_t* bb = bm.data + b * bm.batch_stride;
-      const uint8_t* run_ends = runs ? runs.get() + b * m * (k / (rows ? 2 : 16)) : nullptr;
+      const uint8_t* run_ends = runs ? runs.get() + b * m * (k / step) : nullptr;
       if (rows) matmul_rows_i16(a + b * m * k, bb, bm.row_stride, m, k, n, j0, j1, out + b * m * n, run_ends);
       else matmul_dots_i16(a + b * m * k, bb, bm.col_stride, m, k, n, j0, j1, out + b * m * n, run_ends);
     }
