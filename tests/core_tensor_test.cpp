@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -18,6 +23,25 @@ TEST(Tensor, OwnsZeroedMemoryAndSharesOnCopy) {
   Tensor c = a.clone();
   c.mutable_data<float>()[4] = 1.0f;
   EXPECT_EQ(a.data<float>()[4], 7.0f);
+}
+
+TEST(Tensor, ZeroedEvenInReusedMemoryAndAlignedForEveryType) {
+  // Memory that uninitialised tensors filled and freed comes back from the allocator: a
+  // zeroed tensor must still be zero in every byte, and every buffer aligned for int64/double.
+  for (const int64_t bytes : {1, 10, 16, 17, 100, 1000, 4096, 70000}) {
+    for (int round = 0; round < 3; ++round) {
+      std::vector<Tensor> dirty;
+      for (int k = 0; k < 4; ++k) {
+        dirty.push_back(Tensor::uninitialized(DType::U8, {bytes}));
+        std::fill_n(dirty.back().mutable_data<uint8_t>(), bytes, uint8_t{0xab});
+      }
+    }
+    const Tensor clean(DType::U8, {bytes});
+    const uint8_t* p = clean.data<uint8_t>();
+    EXPECT_EQ(std::count(p, p + bytes, uint8_t{0}), bytes) << bytes << " bytes";
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(clean.raw()) % alignof(std::max_align_t), 0u) << bytes << " bytes";
+    EXPECT_TRUE(clean.sole_owner());
+  }
 }
 
 TEST(Tensor, RejectsWrongDtypeAndWritesToViews) {

@@ -9,6 +9,7 @@
 #include <limits>
 #include <mutex>
 #include <numeric>
+#include <span>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -188,7 +189,7 @@ std::string declared_mismatch(DType type, const Shape& shape, const TosaTensor& 
 
 struct Args {
   const TosaOperator& op;
-  std::vector<const TosaValue*> in;
+  std::span<const TosaValue*> in;
   const TosaTensor* out;  // the declared output tensor
   // Operand 0 when this operator reads it last: the operator may move it out and reuse its
   // buffer if that buffer is shared with no one (Tensor::sole_owner).
@@ -1282,6 +1283,7 @@ ValueMap Interpreter::run(ValueMap inputs) const {
     if (!b.find_tensor(name) || std::find(b.inputs.begin(), b.inputs.end(), name) == b.inputs.end())
       fail("'{}' is not an input of the TOSA graph (inputs: {})", name, fmt::join(b.inputs, ", "));
 
+  std::vector<const TosaValue*> operands;  // of the operator being run, reused
   for (size_t i = 0; i < b.operators.size(); ++i) {
     const TosaOperator& op = b.operators[i];
     const OperatorSlots& slots = operators_[i];
@@ -1290,9 +1292,9 @@ ValueMap Interpreter::run(ValueMap inputs) const {
     } else if (!slots.skipped) {
       try {
         const OpTimerScope timer(op_name(op.op));
-        Args args{op, {}, &b.tensors[slots.declared]};
-        args.in.reserve(slots.inputs.size());
-        for (const uint32_t in : slots.inputs) args.in.push_back(&values[in]);
+        operands.clear();
+        for (const uint32_t in : slots.inputs) operands.push_back(&values[in]);
+        Args args{op, operands, &b.tensors[slots.declared]};
         if (slots.may_take_first_input) args.first_input_to_take = &values[slots.inputs[0]];
         args.rescale_cache = slots.rescale_cache.get();
         TosaValue result;
