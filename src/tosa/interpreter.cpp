@@ -187,16 +187,26 @@ std::string declared_mismatch(DType type, const Shape& shape, const TosaTensor& 
   return {};
 }
 
+// declared_mismatch against the compact copy of the declared output; the TosaTensor only
+// when they differ (for the message) or the copy could not hold the shape.
+std::string declared_mismatch(DType type, const Shape& shape, const DeclaredOutput& declared, const TosaTensor& tensor) {
+  if (type == declared.type && (declared.unranked || (declared.compact && shape.size() == declared.rank &&
+                                                      std::equal(shape.begin(), shape.end(), declared.dims.begin()))))
+    return {};
+  return declared_mismatch(type, shape, tensor);
+}
+
 struct Args {
   const TosaOperator& op;
   std::span<const TosaValue*> in;
   const TosaTensor* out;  // the declared output tensor
+  const DeclaredOutput* declared;  // its type and shape
   // Operand 0 when this operator reads it last: the operator may move it out and reuse its
   // buffer if that buffer is shared with no one (Tensor::sole_owner).
   TosaValue* first_input_to_take = nullptr;
   // A RESCALE whose parameters are constants keeps its checked plan here across runs.
   RescaleCache* rescale_cache = nullptr;
-  DType out_type() const { return out->type; }
+  DType out_type() const { return declared->type; }
   const TosaValue& operator[](size_t i) const { return *in[i]; }
 
   // The result buffer, after checking it against the declared output: a hostile file must
@@ -204,7 +214,7 @@ struct Args {
   // operator writes each element of its result (or throws), so a zero fill would be a
   // wasted pass over memory.
   TosaValue alloc(DType type, const Shape& shape) const {
-    if (const std::string why = declared_mismatch(type, shape, *out); !why.empty()) fail("ERROR_IF: {}", why);
+    if (const std::string why = declared_mismatch(type, shape, *declared, *out); !why.empty()) fail("ERROR_IF: {}", why);
     return TosaValue{type, Tensor::uninitialized(value_storage(type), shape)};
   }
 };
@@ -1180,6 +1190,13 @@ Interpreter::Interpreter(TosaGraph graph) : graph_(std::move(graph)) {
         const TosaTensor* t = find_tensor(out);
         if (!t) fail("output '{}' is not a declared tensor", out);
         slots.declared = static_cast<size_t>(t - b.tensors.data());
+        slots.declared_output.type = t->type;
+        slots.declared_output.unranked = t->is_unranked;
+        slots.declared_output.compact = t->shape.size() <= slots.declared_output.dims.size();
+        if (slots.declared_output.compact) {
+          slots.declared_output.rank = static_cast<uint8_t>(t->shape.size());
+          std::copy(t->shape.begin(), t->shape.end(), slots.declared_output.dims.begin());
+        }
         value_storage(t->type);
         if (op.op == Op::CONST) {
           if (!op.inputs.empty()) fail("ERROR_IF: CONST takes no inputs");
@@ -1294,7 +1311,7 @@ ValueMap Interpreter::run(ValueMap inputs) const {
         const OpTimerScope timer(op_name(op.op));
         operands.clear();
         for (const uint32_t in : slots.inputs) operands.push_back(&values[in]);
-        Args args{op, operands, &b.tensors[slots.declared]};
+        Args args{op, operands, &b.tensors[slots.declared], &slots.declared_output};
         if (slots.may_take_first_input) args.first_input_to_take = &values[slots.inputs[0]];
         args.rescale_cache = slots.rescale_cache.get();
         TosaValue result;
@@ -1307,7 +1324,8 @@ ValueMap Interpreter::run(ValueMap inputs) const {
         } else {
           result = op_function(op.op)(args);
         }
-        if (const std::string why = declared_mismatch(result.type, result.tensor.shape(), *args.out); !why.empty())
+        if (const std::string why = declared_mismatch(result.type, result.tensor.shape(), slots.declared_output, *args.out);
+            !why.empty())
           fail("ERROR_IF: {}", why);
         values[slots.output] = std::move(result);
       } catch (const Error& e) {

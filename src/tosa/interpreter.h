@@ -24,6 +24,7 @@
 //    when nothing else reads that copy (the same integers, the same checks).
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -46,6 +47,15 @@ using ValueMap = std::map<std::string, TosaValue>;
 
 struct RescaleCache;  // interpreter.cpp: a RESCALE's checked parameters, kept across runs
 
+// The type and shape an operator's output is declared with, compact (shapes up to rank 8).
+struct DeclaredOutput {
+  DType type = DType::UNKNOWN;
+  bool unranked = false;
+  bool compact = false;  // false: the rank is above 8 and only the TosaTensor holds the shape
+  uint8_t rank = 0;
+  std::array<int32_t, 8> dims{};
+};
+
 class Interpreter {
  public:
   explicit Interpreter(TosaGraph graph);
@@ -64,6 +74,9 @@ class Interpreter {
     std::vector<uint32_t> inputs;
     uint32_t output = 0;
     size_t declared = 0;  // index of its declared output in block().tensors
+    // That tensor's type and shape, kept here: reading them from the TosaTensor to check each
+    // result missed the cache on most operators of a decode step, whose weights evict all else.
+    DeclaredOutput declared_output;
     std::vector<uint32_t> release_after;
     TosaValue constant;  // the value of a CONST / CONST_SHAPE, decoded once
     // An int16 MATMUL whose B is the result of a rank-3 TRANSPOSE read by nothing else reads
