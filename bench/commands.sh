@@ -8,7 +8,8 @@
 #     streaming-read rate of the kernels bench
 # Prints a markdown table and writes JSON.
 #   bench/commands.sh [BUILD_DIR] [SHARED] [OUT_JSON]
-# Environment: BENCH_THREADS (default nproc), BENCH_EVAL_CHUNKS (2), BENCH_DECODE_TOKENS (32),
+# Environment: BENCH_THREADS (default nproc), BENCH_EVAL_CHUNKS (2), BENCH_DECODE_TOKENS (64),
+# BENCH_DECODE_RUNS (3: a decode rate is the median of this many runs),
 # BENCH_SKIP_KERNELS=1 reuses BUILD_DIR/bench-work/kernels.json.
 set -euo pipefail
 build=${1:-build-bench}
@@ -18,10 +19,12 @@ cli=$build/llm2npu
 kernels=$build/llm2npu_bench
 threads=${BENCH_THREADS:-$(nproc)}
 chunks=${BENCH_EVAL_CHUNKS:-2}
-decode_tokens=${BENCH_DECODE_TOKENS:-32}
+decode_tokens=${BENCH_DECODE_TOKENS:-64}
+decode_runs=${BENCH_DECODE_RUNS:-3}
 text=$shared/data/text/tinystories/tinystories_dev.txt
 model=$build/bench-model/smollm2-135m
 work=$build/bench-work
+[[ $decode_runs =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_DECODE_RUNS must be a positive integer, it is '$decode_runs'" >&2; exit 2; }
 for tool in jq /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing; run scripts/setup.sh" >&2; exit 2; }
 done
@@ -46,6 +49,21 @@ timed() {
   /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err"
 }
 has_flag() { "$cli" "$1" --help 2>/dev/null | grep -q -- "$2"; }
+# Runs a generate command (after NAME) decode_runs times and sets decode_rate to the median
+# decode tokens/s and decode_rates to every run's rate: a run of a few dozen tokens is one or
+# two seconds of decode, and on a shared host single runs of one binary moved 20-30 %.
+decode_median() {
+  local name=$1
+  shift
+  local rates=""
+  for ((k = 1; k <= decode_runs; k++)); do
+    timed "$name" "$@" || return 1
+    rates="$rates $(jq '.decode_tokens_per_second' "$work/$name.out")"
+  done
+  decode_rate=$(echo "$rates" | jq -s 'sort | if length % 2 == 1 then .[length / 2 | floor]
+    else (.[length / 2 - 1] + .[length / 2]) / 2 end')
+  decode_rates=$(echo "$rates" | jq -s -r 'map(. * 10 | round / 10) | join(", ")')
+}
 
 # 1. The model, made once and cached (its bytes depend only on the seed).
 if [ ! -f "$model/config.json" ]; then
@@ -150,13 +168,13 @@ done
 prompt="Once upon a time"
 fp32_decode_bound=$(jq -n "$bandwidth / ($weights_per_token * 4)")
 echo "bench: generate FP32" >&2
-if timed gen_fp32 "$cli" generate --model "$model" --prompt "$prompt" -n "$decode_tokens" --temperature 0 \
+if decode_median gen_fp32 "$cli" generate --model "$model" --prompt "$prompt" -n "$decode_tokens" --temperature 0 \
   --context 512 -t "$threads" --json; then
-  d=$(jq '.decode_tokens_per_second' "$work/gen_fp32.out")
+  d=$decode_rate
   n=$(jq '.generated_ids | length' "$work/gen_fp32.out")
   row "generate --model (FP32), $n tokens" "decode" "$d" "tok/s" "$fp32_decode_bound" \
     "$(jq -n "$d / $fp32_decode_bound")" "≥ 50 % of bandwidth bound" \
-    "bound: $(jq -n "$weights_per_token * 4 / 1e6 | floor") MB of weights per token"
+    "median of $decode_runs runs ($decode_rates tok/s); bound: $(jq -n "$weights_per_token * 4 / 1e6 | floor") MB of weights per token"
   if [ "$threads" -gt 1 ] && timed gen_fp32_t1 "$cli" generate --model "$model" --prompt "$prompt" \
     -n "$decode_tokens" --temperature 0 --context 512 -t 1 --json; then
     d1=$(jq '.decode_tokens_per_second' "$work/gen_fp32_t1.out")
@@ -174,12 +192,12 @@ for scope in full linear; do
     row "generate --program (16a8w $scope)" "skipped" null "" "$q_decode_bound" null "≥ 50 % of bandwidth bound" \
       "this build's generate has no --program yet"
   # No --context: a program's KV-cache capacity is fixed at export (--max_context_length 512).
-  elif [ -f "$program" ] && timed "gen_program_$scope" "$cli" generate --program "$program" --prompt "$prompt" \
-    -n "$decode_tokens" --temperature 0 -t "$threads" --json; then
-    d=$(jq '.decode_tokens_per_second' "$work/gen_program_$scope.out")
+  elif [ -f "$program" ] && decode_median "gen_program_$scope" "$cli" generate --program "$program" \
+    --prompt "$prompt" -n "$decode_tokens" --temperature 0 -t "$threads" --json; then
+    d=$decode_rate
     row "generate --program (16a8w $scope)" "decode" "$d" "tok/s" "$q_decode_bound" \
       "$(jq -n "$d / $q_decode_bound")" "≥ 50 % of bandwidth bound" \
-      "bound: int8 weights, $(jq -n "$weights_per_token / 1e6 | floor") MB per token"
+      "median of $decode_runs runs ($decode_rates tok/s); bound: int8 weights, $(jq -n "$weights_per_token / 1e6 | floor") MB per token"
   else
     row "generate --program (16a8w $scope)" "failed" null "" "$q_decode_bound" null "≥ 50 % of bandwidth bound" \
       "$( [ -f "$program" ] || echo "export failed"; [ -f "$work/gen_program_$scope.err" ] && tail -c 300 "$work/gen_program_$scope.err")"
